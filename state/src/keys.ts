@@ -1,0 +1,30 @@
+// Redis key layout of the job-state store. Every key of one channel shares the hash tag {<channel>}
+// so the Lua scripts also run on a Redis Cluster.
+import { DEFAULT_REDIS_PREFIX, redisChannelFor } from "@jobchannel/protocol";
+
+/** The keys that hold one channel's job state. */
+export interface ChannelKeys {
+  /** HASH jobId -> latest update (JSON). */
+  readonly state: string;
+  /** HASH jobId -> last seq. */
+  readonly seq: string;
+  /** ZSET jobId scored by the Unix ms of its last update. */
+  readonly index: string;
+  /** The pub/sub channel updates travel on (not a key: outside the hash slot rules). */
+  readonly pubsub: string;
+}
+
+export function channelKeys(channel: string, prefix: string = DEFAULT_REDIS_PREFIX): ChannelKeys {
+  const base = `${prefix}{${channel}}`;
+  return {
+    state: `${base}:state`,
+    seq: `${base}:seq`,
+    index: `${base}:index`,
+    pubsub: redisChannelFor(channel, prefix),
+  };
+}
+
+/** The pattern every relay replica subscribes to: `jobchannel:*`. */
+export function pubsubPattern(prefix: string = DEFAULT_REDIS_PREFIX): string {
+  return `${prefix}*`;
+}

@@ -1,0 +1,59 @@
+// The job-state store in process memory, with the same semantics as the Redis one.
+import { DEFAULT_REDIS_PREFIX, type JobUpdate } from "@jobchannel/protocol";
+import { retainedSince, type History } from "./history.ts";
+import { MemoryBus } from "./memory-bus.ts";
+import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
+
+interface Entry {
+  seq: number;
+  at: number;
+  text: string;
+  update: JobUpdate;
+}
+
+export class MemoryJobStore implements JobStore {
+  readonly bus: MemoryBus;
+  readonly #prefix: string;
+  // Map iteration order is insertion order; an updated job is re-inserted, so oldest comes first.
+  readonly #channels = new Map<string, Map<string, Entry>>();
+
+  constructor(bus: MemoryBus = new MemoryBus(), prefix: string = DEFAULT_REDIS_PREFIX) {
+    this.bus = bus;
+    this.#prefix = prefix;
+  }
+
+  async publish(channel: string, input: UpdateInput, history: History): Promise<Published> {
+    const { update, body } = prepareUpdate(channel, input);
+    let jobs = this.#channels.get(channel);
+    if (!jobs) this.#channels.set(channel, (jobs = new Map()));
+    const seq = (jobs.get(update.jobId)?.seq ?? 0) + 1;
+    const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
+    jobs.delete(update.jobId);
+    jobs.set(update.jobId, { seq, at: update.timestamp, text, update: { seq, ...update } });
+    this.#trim(jobs, history, update.timestamp);
+    const receivers = this.bus.publish(this.#prefix + channel, text);
+    return { update: { seq, ...update }, receivers };
+  }
+
+  async snapshot(channel: string, history: History): Promise<JobUpdate[]> {
+    const jobs = this.#channels.get(channel);
+    if (!jobs) return [];
+    const since = retainedSince(history, Date.now());
+    const kept = [...jobs.values()].filter((e) => e.at >= since).map((e) => e.update);
+    return history.maxJobs > 0 ? kept.slice(-history.maxJobs) : kept;
+  }
+
+  async get(channel: string, jobId: string): Promise<JobUpdate | undefined> {
+    return this.#channels.get(channel)?.get(jobId)?.update;
+  }
+
+  async close(): Promise<void> {}
+
+  #trim(jobs: Map<string, Entry>, history: History, now: number): void {
+    const since = retainedSince(history, now);
+    for (const [id, entry] of jobs) {
+      if (entry.at >= since && (history.maxJobs <= 0 || jobs.size <= history.maxJobs)) break;
+      jobs.delete(id);
+    }
+  }
+}

@@ -1,0 +1,5 @@
+// Public surface of @jobchannel/testkit.
+export { freePort } from "./ports.ts";
+export { startProcess, type Started } from "./process.ts";
+export { startRedis, type TestRedis } from "./redis.ts";
+export { nextEvent, waitFor, type WaitOptions } from "./wait.ts";
