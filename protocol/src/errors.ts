@@ -15,7 +15,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export const ERROR_CODES: readonly { readonly code: ErrorCode; readonly description: string }[] = [
   {
     code: ErrorCode.BadRequest,
-    description: "The frame is not valid JSON, has an unknown type, or a field is missing or wrong.",
+    description:
+      "The frame is not valid JSON, has an unknown type, or a field is missing or wrong.",
   },
   {
     code: ErrorCode.Unauthorized,

@@ -58,10 +58,7 @@ export interface ErrorFrame {
 }
 
 export type ServerFrame<J extends object = Record<string, unknown>> =
-  | SubscribedFrame<J>
-  | JobFrame<J>
-  | UnsubscribedFrame
-  | ErrorFrame;
+  SubscribedFrame<J> | JobFrame<J> | UnsubscribedFrame | ErrorFrame;
 
 export const CLIENT_FRAME_TYPES = ["subscribe", "unsubscribe", "auth"] as const;
 export const SERVER_FRAME_TYPES = ["subscribed", "job", "unsubscribed", "error"] as const;
@@ -80,7 +77,9 @@ function objectWithType(value: unknown): Result<Record<string, unknown> & { type
 
 function channelList(value: unknown): Result<string[]> {
   if (!Array.isArray(value)) {
-    return err(badRequest("channels", `must be an array of channel names, got ${describeType(value)}`));
+    return err(
+      badRequest("channels", `must be an array of channel names, got ${describeType(value)}`),
+    );
   }
   if (value.length === 0) return err(badRequest("channels", "must name at least one channel"));
   if (value.length > MAX_CHANNELS_PER_FRAME) {
@@ -122,7 +121,10 @@ export function validateClientFrame(value: unknown): Result<ClientFrame> {
 }
 
 /** Decodes and validates an untrusted client frame. */
-export function parseClientFrame(text: string, options: ParseJsonOptions = {}): Result<ClientFrame> {
+export function parseClientFrame(
+  text: string,
+  options: ParseJsonOptions = {},
+): Result<ClientFrame> {
   const parsed = parseJson(text, { maxBytes: DEFAULT_MAX_CLIENT_FRAME_BYTES, ...options });
   return parsed.ok ? validateClientFrame(parsed.value) : parsed;
 }
@@ -178,12 +180,17 @@ export function validateServerFrame(value: unknown): Result<ServerFrame> {
 }
 
 /** Decodes and validates a relay frame. Relay frames carry job updates, so they may be large. */
-export function parseServerFrame(text: string, options: ParseJsonOptions = {}): Result<ServerFrame> {
+export function parseServerFrame(
+  text: string,
+  options: ParseJsonOptions = {},
+): Result<ServerFrame> {
   const parsed = parseJson(text, { maxBytes: 16 * 1024 * 1024, ...options });
   return parsed.ok ? validateServerFrame(parsed.value) : parsed;
 }
 
 /** The `error` frame for a refused request. */
 export function errorFrame(code: ErrorCode, message: string, channel?: string): ErrorFrame {
-  return channel === undefined ? { type: "error", code, message } : { type: "error", code, message, channel };
+  return channel === undefined
+    ? { type: "error", code, message }
+    : { type: "error", code, message, channel };
 }

@@ -61,7 +61,9 @@ export function validateJobUpdate(value: unknown): Result<JobUpdate> {
     return err(badRequest("jobId", `must be a string, got ${describeType(jobId)}`));
   }
   if (jobId.length === 0 || jobId.length > MAX_JOB_ID_LENGTH) {
-    return err(badRequest("jobId", `must be 1-${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}`));
+    return err(
+      badRequest("jobId", `must be 1-${MAX_JOB_ID_LENGTH} characters, got ${jobId.length}`),
+    );
   }
 
   const status = u.status;

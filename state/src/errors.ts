@@ -7,7 +7,10 @@ export const StateErrorCode = {
 
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 
-export const ERROR_CODES: readonly { readonly code: StateErrorCode; readonly description: string }[] = [
+export const ERROR_CODES: readonly {
+  readonly code: StateErrorCode;
+  readonly description: string;
+}[] = [
   {
     code: StateErrorCode.InvalidUpdate,
     description: "A job update failed validation before publishing; nothing was written.",

@@ -8,7 +8,10 @@ export interface History {
   ttlSeconds: number;
 }
 
-export const DEFAULT_HISTORY: Readonly<History> = Object.freeze({ maxJobs: 1000, ttlSeconds: 86400 });
+export const DEFAULT_HISTORY: Readonly<History> = Object.freeze({
+  maxJobs: 1000,
+  ttlSeconds: 86400,
+});
 
 /** The oldest last-update time (Unix ms) still retained at `now`. */
 export function retainedSince(history: History, now: number): number {

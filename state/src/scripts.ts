@@ -12,7 +12,11 @@ function load(file: string): ScriptDefinition {
   const lua = readFileSync(new URL(`../src/commands/${file}`, import.meta.url), "utf8");
   const match = /^(.*)-(\d+)\.lua$/.exec(file);
   if (!match) throw new Error(`script file name must be <name>-<numKeys>.lua: ${file}`);
-  return { name: match[1]!.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), numberOfKeys: Number(match[2]), lua };
+  return {
+    name: match[1]!.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()),
+    numberOfKeys: Number(match[2]),
+    lua,
+  };
 }
 
 export const PUBLISH_UPDATE = load("publish-update-3.lua");

@@ -1,9 +1,5 @@
 // The job-state store interface shared by the worker (writes) and the relay (snapshots).
-import {
-  channelNameProblem,
-  validateJobUpdate,
-  type JobUpdate,
-} from "@jobchannel/protocol";
+import { channelNameProblem, validateJobUpdate, type JobUpdate } from "@jobchannel/protocol";
 import { StateError, StateErrorCode } from "./errors.ts";
 import type { History } from "./history.ts";
 

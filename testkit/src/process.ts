@@ -27,7 +27,11 @@ export interface Started {
 
 /** Spawns a process in its own process group, killed with the test process at the latest. */
 export function startProcess(command: string, args: string[], options: SpawnOptions = {}): Started {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, ...options });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+    ...options,
+  });
   running.add(child);
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {

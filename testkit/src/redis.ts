@@ -39,12 +39,24 @@ export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "jobchannel-redis-"));
   let server: Started | undefined;
   const start = async (): Promise<void> => {
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ];
     server = startProcess("redis-server", [...args, "--dir", dir]);
     const s = server;
-    await waitFor(() => (s.child.exitCode !== null ? Promise.reject(new Error(s.logTail())) : pingable(port)), {
-      what: `redis-server on port ${port}`,
-    });
+    await waitFor(
+      () => (s.child.exitCode !== null ? Promise.reject(new Error(s.logTail())) : pingable(port)),
+      {
+        what: `redis-server on port ${port}`,
+      },
+    );
   };
   await start();
   return {
