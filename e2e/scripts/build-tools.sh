@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the pinned control-plane binary (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm into a cache outside the repo, then links them into bin/.
+#
+# The cache lives in ${JOBCHANNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobchannel} so that a fresh
+# clone on the same machine (CI) reuses the build. Each tool sits under <tool>/<key>/, where the key
+# is the sha256 of everything that decides the binary: the module files, the wrapper's source, the
+# pinned versions, the link flags and the Go toolchain. A matching key means no build at all.
+set -euo pipefail
+
+# Pinned versions. go.mod pins the modules; these stamp the binaries and enter the cache key.
+KUBERNETES_VERSION=v1.35.4
+HELM_VERSION=v4.3.1
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
+BIN_DIR="${JOBCHANNEL_BIN_DIR:-$REPO_DIR/bin}"
+CACHE_DIR="${JOBCHANNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobchannel}"
+
+say() { printf 'build-tools: %s\n' "$*" >&2; }
+
+GO="${GO:-$(command -v go || true)}"
+if [[ -z "$GO" && -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go; fi
+if [[ -z "$GO" ]]; then
+  say "no Go toolchain found: put go on PATH or set GO=/path/to/go"
+  exit 1
+fi
+GO_IDENTITY="$("$GO" env GOVERSION GOOS GOARCH | tr '\n' ' ')"
+
+k8s_minor="${KUBERNETES_VERSION#v1.}"
+k8s_minor="${k8s_minor%%.*}"
+K8S_LDFLAGS="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  K8S_LDFLAGS+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
+  K8S_LDFLAGS+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit="
+done
+HELM_LDFLAGS="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+
+# cache_key FILE... : sha256 over the named files and the given version strings.
+cache_key() {
+  local versions="$1"
+  shift
+  {
+    printf '%s\n' "$versions" "$GO_IDENTITY"
+    for f in "$@"; do
+      printf '== %s\n' "${f#"$E2E_DIR"/}"
+      cat "$f"
+    done
+  } | sha256sum | cut -c1-16
+}
+
+# build_tool NAME KEY DESCRIPTION MODULE_DIR PACKAGE LDFLAGS : builds into $CACHE_DIR/NAME/KEY/NAME unless there.
+build_tool() {
+  local name="$1" key="$2" what="$3" module_dir="$4" package="$5" ldflags="$6"
+  local dir="$CACHE_DIR/$name/$key"
+  if [[ -x "$dir/$name" ]]; then
+    say "reusing $what from $dir (cache key $key matches)"
+    return
+  fi
+  local reason="no cached build for key $key"
+  if [[ -d "$CACHE_DIR/$name" ]] && compgen -G "$CACHE_DIR/$name/*/$name" >/dev/null; then
+    reason="$reason (the cached builds have other keys: pinned versions, go.mod/go.sum, the wrapper or Go changed)"
+  fi
+  say "building $what because $reason; this takes several minutes on 2 cores"
+  local start=$SECONDS tmp="$CACHE_DIR/$name/.tmp-$key-$$"
+  mkdir -p "$tmp"
+  trap "rm -rf '$tmp'" EXIT
+  (cd "$module_dir" && CGO_ENABLED=0 "$GO" build -mod=readonly -buildvcs=false -trimpath \
+    -ldflags "$ldflags" -o "$tmp/$name" "$package")
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  trap - EXIT
+  say "built $what in $((SECONDS - start))s into $dir"
+}
+
+# link_into_bin SOURCE NAME : puts SOURCE at bin/NAME (hard link when possible, else a copy).
+link_into_bin() {
+  local source="$1" name="$2"
+  mkdir -p "$BIN_DIR"
+  rm -f "$BIN_DIR/$name"
+  ln "$source" "$BIN_DIR/$name" 2>/dev/null || cp "$source" "$BIN_DIR/$name"
+}
+
+mkdir -p "$CACHE_DIR"
+# One build at a time per cache: a second caller waits, then finds the build done.
+exec 9>"$CACHE_DIR/.build-tools.lock"
+flock 9
+
+controlplane_key="$(cache_key "kubernetes=$KUBERNETES_VERSION ldflags=$K8S_LDFLAGS" \
+  "$E2E_DIR/controlplane/go.mod" "$E2E_DIR/controlplane/go.sum" "$E2E_DIR/controlplane/main.go")"
+helm_key="$(cache_key "helm=$HELM_VERSION ldflags=$HELM_LDFLAGS" \
+  "$E2E_DIR/helm/go.mod" "$E2E_DIR/helm/go.sum")"
+
+build_tool controlplane "$controlplane_key" \
+  "controlplane $KUBERNETES_VERSION (etcd, kube-apiserver, kube-controller-manager, kubectl)" \
+  "$E2E_DIR/controlplane" . "$K8S_LDFLAGS"
+build_tool helm "$helm_key" "helm $HELM_VERSION" "$E2E_DIR/helm" helm.sh/helm/v4/cmd/helm "$HELM_LDFLAGS"
+
+link_into_bin "$CACHE_DIR/controlplane/$controlplane_key/controlplane" controlplane
+link_into_bin "$CACHE_DIR/helm/$helm_key/helm" helm
+# The controlplane binary runs as kubectl when called by that name.
+ln -sfn controlplane "$BIN_DIR/kubectl"
+say "ready: $BIN_DIR/controlplane, $BIN_DIR/kubectl ($KUBERNETES_VERSION), $BIN_DIR/helm ($HELM_VERSION)"

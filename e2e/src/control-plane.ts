@@ -1,0 +1,385 @@
+// Starts and stops a real local Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager.
+import { createWriteStream, existsSync, rmSync, type WriteStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, startProcess, waitFor, type Started } from "@jobchannel/testkit";
+import { createPki, type CertificateFiles } from "./certificates.ts";
+import { ControlPlaneError, ControlPlaneErrorCode } from "./errors.ts";
+import { renderKubeconfig } from "./kubeconfig.ts";
+import { toolPath } from "./paths.ts";
+
+/**
+ * The kube-controller-manager controllers started by default: what Deployments, garbage collection,
+ * namespaces and service accounts need, plus RBAC aggregation, the root CA ConfigMap and EndpointSlices.
+ * Nothing that needs nodes or a scheduler.
+ */
+export const DEFAULT_CONTROLLERS: readonly string[] = [
+  "garbage-collector-controller",
+  "namespace-controller",
+  "deployment-controller",
+  "replicaset-controller",
+  "serviceaccount-controller",
+  "serviceaccount-token-controller",
+  "clusterrole-aggregation-controller",
+  "root-ca-certificate-publisher-controller",
+  "endpointslice-controller",
+];
+
+/** The Service IP range; its first address is the `kubernetes` Service, which the serving cert names. */
+const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
+
+/** Options of {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /**
+   * The `controlplane` binary that runs each component.
+   * @default $JOBCHANNEL_BIN_DIR/controlplane, else bin/controlplane at the repository root
+   */
+  readonly binary?: string;
+  /**
+   * Folder for certificates, etcd data, kubeconfigs and component logs (`logs/<component>.log`).
+   * A folder given here is kept; the default one is removed by `stop()`.
+   * @default a new folder under the system temporary folder
+   */
+  readonly dir?: string;
+  /** Bounded wait for each component to pass its health check, in milliseconds. @default 120000 */
+  readonly readyTimeoutMs?: number;
+  /** kube-controller-manager's `--controllers`. @default DEFAULT_CONTROLLERS */
+  readonly controllers?: readonly string[];
+  /** Extra kube-apiserver flags, e.g. `--feature-gates=...`. @default [] */
+  readonly apiServerArgs?: readonly string[];
+  /**
+   * Stop the control plane when this process gets SIGINT or SIGTERM (then let the signal end the
+   * process if nothing else listens for it). Turn off when the caller handles those signals itself.
+   * @default true
+   */
+  readonly handleSignals?: boolean;
+}
+
+/** One running component process. */
+export interface ComponentProcess {
+  readonly name: "etcd" | "kube-apiserver" | "kube-controller-manager";
+  readonly pid: number;
+  /** Its stdout and stderr, appended as it runs. */
+  readonly logPath: string;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** Kubeconfig of the cluster admin (client certificate in group system:masters), certificates embedded. */
+  readonly kubeconfigPath: string;
+  /** The API server's URL, `https://127.0.0.1:<port>`. */
+  readonly server: string;
+  /** The folder holding certificates, data, kubeconfigs and logs. */
+  readonly dir: string;
+  /** The component processes, in start order. */
+  readonly processes: readonly ComponentProcess[];
+  /** Stops every component (SIGTERM to its process group, SIGKILL after 10 s) and removes a default `dir`. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+interface Component {
+  readonly name: ComponentProcess["name"];
+  readonly started: Started;
+  readonly log: WriteStream;
+  readonly logPath: string;
+}
+
+/** PEM contents for a health probe: the CA to trust and, optionally, a client certificate. */
+interface TlsMaterial {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+async function loadTls(ca: string, client?: CertificateFiles): Promise<TlsMaterial> {
+  if (!client) return { ca: await readFile(ca) };
+  const [caPem, cert, key] = await Promise.all([
+    readFile(ca),
+    readFile(client.cert),
+    readFile(client.key),
+  ]);
+  return { ca: caPem, cert, key };
+}
+
+/** Stop functions of the control planes of this process that stop on SIGINT/SIGTERM. */
+const stopOnSignal = new Set<() => Promise<void>>();
+/** Default folders still to remove when the process exits without stop(). */
+const ownedDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  const stops = [...stopOnSignal];
+  stopOnSignal.clear();
+  process.removeListener("SIGINT", onSignal);
+  process.removeListener("SIGTERM", onSignal);
+  void Promise.allSettled(stops.map((stop) => stop())).then(() => {
+    // Let the signal do what it would have done had we not listened, unless someone else handles it.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  });
+}
+
+function stopOnSignals(stop: () => Promise<void>): void {
+  if (stopOnSignal.size === 0) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  stopOnSignal.add(stop);
+}
+
+function forgetOnSignals(stop: () => Promise<void>): void {
+  if (stopOnSignal.delete(stop) && stopOnSignal.size === 0) {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+}
+
+function removeDirsOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // The processes themselves are SIGKILLed by @jobchannel/testkit's exit hook; this removes their files.
+  process.once("exit", () => {
+    for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** GET `url` (http or https with the given CA and client certificate); resolves with the status, or 0 on a network error. */
+function probe(url: string, tls?: TlsMaterial): Promise<number> {
+  return new Promise((resolve) => {
+    const send = url.startsWith("https:") ? httpsRequest : httpRequest;
+    const request = send(url, { ...(tls ?? {}), timeout: 2000 }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+      response.on("error", () => resolve(0));
+    });
+    request.on("timeout", () => request.destroy());
+    request.on("error", () => resolve(0));
+    request.end();
+  });
+}
+
+/** Distinct free loopback ports. */
+async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+function hasExited(component: Component): boolean {
+  const { child } = component.started;
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function describeExit(component: Component): string {
+  const { child } = component.started;
+  return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
+}
+
+/** Waits until `healthy()` or fails with the component's log tail: at once if it exits, else at the deadline. */
+async function waitUntilReady(
+  component: Component,
+  healthy: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  let outcome: "ready" | "exited";
+  try {
+    outcome = await waitFor(
+      async () =>
+        hasExited(component) ? ("exited" as const) : (await healthy()) ? ("ready" as const) : false,
+      { timeoutMs, intervalMs: 250, what: `${component.name} to become ready` },
+    );
+  } catch (error) {
+    throw new ControlPlaneError(
+      ControlPlaneErrorCode.NotReady,
+      `${component.name} did not become ready within ${timeoutMs} ms (log: ${component.logPath}); last log lines:\n${component.started.logTail()}`,
+      { cause: error },
+    );
+  }
+  if (outcome === "exited") {
+    throw new ControlPlaneError(
+      ControlPlaneErrorCode.ComponentExited,
+      `${component.name} exited with ${describeExit(component)} before it was ready (log: ${component.logPath}); last log lines:\n${component.started.logTail()}`,
+    );
+  }
+}
+
+/**
+ * Starts etcd, kube-apiserver (secure port on 127.0.0.1, client-certificate authentication,
+ * Node+RBAC authorization, service-account token signing) and kube-controller-manager, each from
+ * the pinned `controlplane` binary on free loopback ports, and resolves once each passes its
+ * health check. On failure everything started is stopped and the error carries the failing
+ * component's log tail; the folder is kept for inspection.
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const binary = options.binary ?? toolPath("controlplane");
+  if (!existsSync(binary)) {
+    throw new ControlPlaneError(
+      ControlPlaneErrorCode.BinaryMissing,
+      `no control-plane binary at ${binary}: run \`make tools\` (e2e/scripts/build-tools.sh) first`,
+    );
+  }
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "jobchannel-control-plane-")));
+  const pkiDir = join(dir, "pki");
+  const logDir = join(dir, "logs");
+  await Promise.all([mkdir(pkiDir, { recursive: true }), mkdir(logDir, { recursive: true })]);
+  if (ownsDir) ownedDirs.add(dir);
+  removeDirsOnExit();
+
+  const components: Component[] = [];
+  const launch = (name: Component["name"], args: readonly string[]): Component => {
+    const logPath = join(logDir, `${name}.log`);
+    const log = createWriteStream(logPath, { flags: "a" });
+    const started = startProcess(binary, [name, ...args], { cwd: dir });
+    started.child.stdout?.on("data", (chunk: Buffer) => log.write(chunk));
+    started.child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
+    const component = { name, started, log, logPath };
+    components.push(component);
+    return component;
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stopComponents = async (): Promise<void> => {
+    for (const component of [...components].reverse()) {
+      await component.started.stop(10_000);
+      await new Promise<void>((resolve) => component.log.end(resolve));
+    }
+  };
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      forgetOnSignals(stop);
+      await stopComponents();
+      if (ownsDir) {
+        await rm(dir, { recursive: true, force: true });
+        ownedDirs.delete(dir);
+      }
+    })();
+    return stopping;
+  };
+  if (options.handleSignals ?? true) stopOnSignals(stop);
+
+  try {
+    const pki = await createPki(pkiDir);
+    const [etcdClientPort, etcdPeerPort, apiServerPort, controllerManagerPort] = (await freePorts(
+      4,
+    )) as [number, number, number, number];
+    const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
+    const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+    const server = `https://127.0.0.1:${apiServerPort}`;
+
+    const etcd = launch("etcd", [
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${etcdPeerUrl}`,
+      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+      "--name=jobchannel-e2e",
+      `--initial-cluster=jobchannel-e2e=${etcdPeerUrl}`,
+      // A throwaway test store: skipping fsync makes every write much faster (envtest does the same).
+      "--unsafe-no-fsync",
+    ]);
+    await waitUntilReady(
+      etcd,
+      async () => (await probe(`${etcdUrl}/health`)) === 200,
+      readyTimeoutMs,
+    );
+
+    const apiServer = launch("kube-apiserver", [
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiServerPort}`,
+      `--cert-dir=${join(dir, "kube-apiserver")}`,
+      `--tls-cert-file=${pki.apiServer.cert}`,
+      `--tls-private-key-file=${pki.apiServer.key}`,
+      `--client-ca-file=${pki.ca.cert}`,
+      "--authorization-mode=Node,RBAC",
+      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      // The aggregation layer's front proxy, as kubeadm sets it up; components read this CA to trust it.
+      `--requestheader-client-ca-file=${pki.frontProxyCa.cert}`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${pki.frontProxyClient.cert}`,
+      `--proxy-client-key-file=${pki.frontProxyClient.key}`,
+      // Endpoints may not hold a loopback address, so the `kubernetes` Service gets none; nothing here needs them.
+      "--endpoint-reconciler-type=none",
+      "--allow-privileged=true",
+      "--profiling=false",
+      ...(options.apiServerArgs ?? []),
+    ]);
+    const adminTls = await loadTls(pki.ca.cert, pki.admin);
+    await waitUntilReady(
+      apiServer,
+      async () => (await probe(`${server}/readyz`, adminTls)) === 200,
+      readyTimeoutMs,
+    );
+
+    const kubeconfigPath = join(dir, "kubeconfig");
+    const controllerManagerKubeconfig = join(dir, "kube-controller-manager.kubeconfig");
+    await writeFile(
+      kubeconfigPath,
+      await renderKubeconfig({
+        server,
+        caCert: pki.ca.cert,
+        client: pki.admin,
+        user: "jobchannel-admin",
+      }),
+      { mode: 0o600 },
+    );
+    await writeFile(
+      controllerManagerKubeconfig,
+      await renderKubeconfig({
+        server,
+        caCert: pki.ca.cert,
+        client: pki.controllerManager,
+        user: "system:kube-controller-manager",
+      }),
+      { mode: 0o600 },
+    );
+
+    const controllerManager = launch("kube-controller-manager", [
+      `--kubeconfig=${controllerManagerKubeconfig}`,
+      `--authentication-kubeconfig=${controllerManagerKubeconfig}`,
+      `--authorization-kubeconfig=${controllerManagerKubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${controllerManagerPort}`,
+      `--tls-cert-file=${pki.controllerManagerServing.cert}`,
+      `--tls-private-key-file=${pki.controllerManagerServing.key}`,
+      "--leader-elect=false",
+      `--controllers=${(options.controllers ?? DEFAULT_CONTROLLERS).join(",")}`,
+      // Each controller acts as its own service account, as kubeadm clusters run it.
+      "--use-service-account-credentials=true",
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--root-ca-file=${pki.ca.cert}`,
+      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
+      "--profiling=false",
+    ]);
+    const caTls = await loadTls(pki.ca.cert);
+    await waitUntilReady(
+      controllerManager,
+      async () =>
+        (await probe(`https://127.0.0.1:${controllerManagerPort}/healthz`, caTls)) === 200,
+      readyTimeoutMs,
+    );
+
+    const processes = components.map(({ name, started, logPath }) => ({
+      name,
+      pid: started.child.pid ?? 0,
+      logPath,
+    }));
+    return { kubeconfigPath, server, dir, processes, stop };
+  } catch (error) {
+    forgetOnSignals(stop);
+    await stopComponents();
+    ownedDirs.delete(dir);
+    throw error;
+  }
+}

@@ -1,0 +1,28 @@
+// Locates the repository root and the pinned binaries that e2e/scripts/build-tools.sh puts into bin/.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/** The Kubernetes version the control plane and kubectl are built at (pinned in e2e/scripts/build-tools.sh). */
+export const KUBERNETES_VERSION = "v1.35.4";
+
+/** The helm version built into bin/helm (pinned in e2e/scripts/build-tools.sh). */
+export const HELM_VERSION = "v4.3.1";
+
+/** The binaries in bin/: `controlplane` runs etcd, kube-apiserver and kube-controller-manager. */
+export type Tool = "controlplane" | "kubectl" | "helm";
+
+/** The repository root: the nearest folder above this file that holds e2e/scripts/build-tools.sh. */
+export function repoRoot(): string {
+  let dir = import.meta.dirname;
+  for (;;) {
+    if (existsSync(join(dir, "e2e", "scripts", "build-tools.sh"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no repository root above ${import.meta.dirname}`);
+    dir = parent;
+  }
+}
+
+/** Where a tool's binary is: `$JOBCHANNEL_BIN_DIR/<tool>` when that is set, else `bin/<tool>` at the root. */
+export function toolPath(tool: Tool): string {
+  return join(process.env["JOBCHANNEL_BIN_DIR"] ?? join(repoRoot(), "bin"), tool);
+}
