@@ -60,7 +60,7 @@ build_tool() {
   if [[ -d "$CACHE_DIR/$name" ]] && compgen -G "$CACHE_DIR/$name/*/$name" >/dev/null; then
     reason="$reason (the cached builds have other keys: pinned versions, go.mod/go.sum, the wrapper or Go changed)"
   fi
-  say "building $what because $reason; this takes several minutes on 2 cores"
+  say "building $what because $reason; a cold build takes several minutes on 2 cores"
   local start=$SECONDS tmp="$CACHE_DIR/$name/.tmp-$key-$$"
   mkdir -p "$tmp"
   trap "rm -rf '$tmp'" EXIT
@@ -70,6 +70,17 @@ build_tool() {
   mv "$tmp" "$dir"
   trap - EXIT
   say "built $what in $((SECONDS - start))s into $dir"
+  prune "$name"
+}
+
+# prune NAME : keeps the three newest cached builds of a tool (other branches may still want theirs).
+prune() {
+  local old
+  old="$(ls -1dt "$CACHE_DIR/$1"/*/ 2>/dev/null | tail -n +4)"
+  if [[ -n "$old" ]]; then
+    say "removing older cached builds of $1: $(echo "$old" | xargs -n1 basename | tr '\n' ' ')"
+    echo "$old" | xargs rm -rf
+  fi
 }
 
 # link_into_bin SOURCE NAME : puts SOURCE at bin/NAME (hard link when possible, else a copy).
