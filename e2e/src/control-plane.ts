@@ -322,27 +322,21 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       readyTimeoutMs,
     );
 
-    const kubeconfigPath = join(dir, "kubeconfig");
-    const controllerManagerKubeconfig = join(dir, "kube-controller-manager.kubeconfig");
-    await writeFile(
-      kubeconfigPath,
-      await renderKubeconfig({
-        server,
-        caCert: pki.ca.cert,
-        client: pki.admin,
-        user: "jobchannel-admin",
-      }),
-      { mode: 0o600 },
-    );
-    await writeFile(
-      controllerManagerKubeconfig,
-      await renderKubeconfig({
-        server,
-        caCert: pki.ca.cert,
-        client: pki.controllerManager,
-        user: "system:kube-controller-manager",
-      }),
-      { mode: 0o600 },
+    const writeKubeconfig = async (
+      name: string,
+      client: CertificateFiles,
+      user: string,
+    ): Promise<string> => {
+      const path = join(dir, name);
+      const yaml = await renderKubeconfig({ server, caCert: pki.ca.cert, client, user });
+      await writeFile(path, yaml, { mode: 0o600 });
+      return path;
+    };
+    const kubeconfigPath = await writeKubeconfig("kubeconfig", pki.admin, "jobchannel-admin");
+    const controllerManagerKubeconfig = await writeKubeconfig(
+      "kube-controller-manager.kubeconfig",
+      pki.controllerManager,
+      "system:kube-controller-manager",
     );
 
     const controllerManager = launch("kube-controller-manager", [

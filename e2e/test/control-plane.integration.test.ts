@@ -64,6 +64,19 @@ describe("the local control plane", { timeout: 600_000 }, () => {
   let apps: k8s.AppsV1Api;
   let custom: k8s.CustomObjectsApi;
   let kc: k8s.KubeConfig;
+  const createWidget = (name: string, size: number): Promise<unknown> =>
+    custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: "e2e-ns",
+      plural: PLURAL,
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: "Widget",
+        metadata: { name },
+        spec: { size },
+      },
+    });
   const run = (args: readonly string[], input?: string): Promise<string> =>
     kubectl(args, { kubeconfig: plane.kubeconfigPath, ...(input === undefined ? {} : { input }) });
 
@@ -116,18 +129,7 @@ describe("the local control plane", { timeout: 600_000 }, () => {
     })) as { spec: { size: number } };
     assert.equal(fromKubectl.spec.size, 2);
 
-    await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: "e2e-ns",
-      plural: PLURAL,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: "Widget",
-        metadata: { name: "from-client" },
-        spec: { size: 3 },
-      },
-    });
+    await createWidget("from-client", 3);
     const size = await run([
       "get",
       "widget",
@@ -140,18 +142,7 @@ describe("the local control plane", { timeout: 600_000 }, () => {
     assert.equal(size, "3");
 
     await assert.rejects(
-      custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: "e2e-ns",
-        plural: PLURAL,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: "Widget",
-          metadata: { name: "too-small" },
-          spec: { size: 0 },
-        },
-      }),
+      createWidget("too-small", 0),
       (error: unknown) => error instanceof k8s.ApiException && error.code === 422,
     );
   });
@@ -168,18 +159,7 @@ describe("the local control plane", { timeout: 600_000 }, () => {
       (error: unknown) => (watchError = error),
     );
     try {
-      await custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: "e2e-ns",
-        plural: PLURAL,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: "Widget",
-          metadata: { name: "watched" },
-          spec: { size: 1 },
-        },
-      });
+      await createWidget("watched", 1);
       await waitFor(() => events.some((e) => e.type === "ADDED"), {
         timeoutMs: 15_000,
         what: "the ADDED event",
