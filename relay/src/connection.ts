@@ -1,0 +1,285 @@
+// One client connection: identity and its expiry, heartbeat, client-frame rate limit, and the
+// bounded send path that writes prebuilt frames straight to the socket.
+import type { Duplex } from "node:stream";
+import {
+  CloseCode,
+  ErrorCode,
+  errorFrame,
+  parseClientFrame,
+  type ClientFrame,
+} from "@jobchannel/protocol";
+import type { RawData, WebSocket } from "ws";
+import { ANONYMOUS, type Identity } from "./auth.ts";
+import type { HubMember } from "./hub.ts";
+import type { DropReason } from "./metrics.ts";
+import { SendQueue } from "./send-queue.ts";
+import { textFrame, type OutboundFrame } from "./wire.ts";
+
+/** Limits of one connection. */
+export interface ConnectionLimits {
+  /** Socket backlog, bytes, past which frames wait in the connection's own queue. @default 65536 */
+  sendBufferBytes: number;
+  /** Queued bytes past which the client is closed with 4000. @default 4194304 */
+  sendQueueLimitBytes: number;
+  /** Largest client frame, bytes (enforced by ws; here to size the decoder). @default 16384 */
+  maxFrameBytes: number;
+  /** Client frames per second. @default 20 */
+  rateLimit: number;
+  /** Client frames allowed in a burst. @default 40 */
+  rateLimitBurst: number;
+}
+
+/** What a connection reports to the relay. */
+export interface ConnectionHost {
+  onFrame(connection: Connection, frame: ClientFrame): void;
+  onClose(connection: Connection, code: number): void;
+  /** A queued job frame reached the socket. */
+  onDeferredWrite(frame: OutboundFrame): void;
+  onDrop(reason: DropReason, count: number): void;
+}
+
+/** ws closes an oversize frame with 1009; the protocol's code for it is 4413. */
+const WS_MESSAGE_TOO_BIG = 1009;
+/** Longest delay a Node timer takes, ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// Sockets written to in this turn of the event loop stay corked until it ends, so the frames of
+// a burst of updates leave in one write per socket. `turn` tells a connection whether its cork
+// belongs to the current turn.
+const corked: Duplex[] = [];
+let turn = 0;
+let uncorkScheduled = false;
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  turn++;
+  for (const socket of corked) socket.uncork();
+  corked.length = 0;
+}
+
+/** One connection's subscription to one channel: the hub member. */
+export class Subscription implements HubMember<OutboundFrame> {
+  readonly connection: Connection;
+  readonly channel: string;
+  /** Live frames held while the snapshot is read; null once the subscription is live. */
+  pending: OutboundFrame[] | null = [];
+  /** Bumped by each snapshot read, so a superseded read is ignored. */
+  generation = 0;
+
+  constructor(connection: Connection, channel: string) {
+    this.connection = connection;
+    this.channel = channel;
+  }
+
+  deliver(frame: OutboundFrame): boolean {
+    if (this.pending !== null) {
+      this.pending.push(frame);
+      return false;
+    }
+    return this.connection.write(frame);
+  }
+}
+
+export class Connection {
+  readonly ws: WebSocket;
+  readonly subscriptions = new Map<string, Subscription>();
+  readonly #socket: Duplex;
+  readonly #host: ConnectionHost;
+  readonly #limits: ConnectionLimits;
+  #identity: Identity = ANONYMOUS;
+  #expiry: NodeJS.Timeout | undefined;
+  #queue: SendQueue | undefined;
+  #corkedTurn = -1;
+  #alive = true;
+  #closeCode: number | undefined;
+  #tokens: number;
+  #refilledAt = Date.now();
+  #limitedInARow = 0;
+
+  /** Wraps an open ws; `socket` is the raw socket ws runs on, written to directly. */
+  constructor(ws: WebSocket, socket: Duplex, host: ConnectionHost, limits: ConnectionLimits) {
+    this.ws = ws;
+    this.#socket = socket;
+    this.#host = host;
+    this.#limits = limits;
+    this.#tokens = limits.rateLimitBurst;
+    // ws closes an oversize frame with 1009 before telling anyone; the protocol's code is 4413.
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code === WS_MESSAGE_TOO_BIG) {
+        code = CloseCode.FrameTooLarge;
+        this.#closeCode ??= code;
+      }
+      close(code, reason);
+    };
+    ws.on("message", this.#onMessage);
+    ws.on("pong", this.#onPong);
+    ws.on("error", this.#onError);
+    ws.once("close", this.#onClose);
+  }
+
+  get identity(): Identity {
+    return this.#identity;
+  }
+
+  get open(): boolean {
+    return this.#closeCode === undefined && this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Replaces the identity; a token with `exp` closes the connection with 4001 when it expires. */
+  setIdentity(identity: Identity): void {
+    this.#identity = identity;
+    clearTimeout(this.#expiry);
+    this.#expiry = undefined;
+    if (identity.expiresAt !== undefined) {
+      const delay = Math.min(Math.max(identity.expiresAt - Date.now(), 0), MAX_TIMER_MS);
+      this.#expiry = setTimeout(() => this.close(CloseCode.TokenExpired, "token expired"), delay);
+      this.#expiry.unref();
+    }
+  }
+
+  /**
+   * Writes a frame, or queues it while the socket is backed up. Returns true when written now.
+   * This is the per-recipient path of every update: keep it small.
+   */
+  write(frame: OutboundFrame): boolean {
+    if (this.#closeCode !== undefined) return false;
+    const socket = this.#socket;
+    if (this.#queue === undefined) {
+      if (socket.writableLength < this.#limits.sendBufferBytes) {
+        if (this.#corkedTurn !== turn) this.#cork();
+        socket.write(frame.bytes);
+        return true;
+      }
+      this.#queue = new SendQueue();
+      this.#waitForRoom();
+    }
+    if (this.#queue.push(frame)) this.#host.onDrop("collapsed", 1);
+    if (this.#queue.bytes > this.#limits.sendQueueLimitBytes) {
+      this.#host.onDrop("slow_consumer", this.#queue.length);
+      this.#queue = undefined;
+      this.close(CloseCode.SlowConsumer, "slow consumer");
+    }
+    return false;
+  }
+
+  /** Sends a control frame (JSON text) in order with the updates. */
+  sendText(text: string): void {
+    this.write(textFrame(text));
+  }
+
+  /** Sends an `error` frame; the connection stays open. */
+  sendError(code: ErrorCode, message: string, channel?: string): void {
+    this.sendText(JSON.stringify(errorFrame(code, message, channel)));
+  }
+
+  /** One heartbeat tick: closes with 4002 if the last ping went unanswered, else pings. */
+  heartbeat(): void {
+    if (this.#closeCode !== undefined) return;
+    if (!this.#alive) {
+      this.close(CloseCode.HeartbeatTimeout, "heartbeat timeout");
+      return;
+    }
+    this.#alive = false;
+    this.ws.ping();
+  }
+
+  /** Closes with `code` (recorded for the disconnect metric, whatever the peer answers). */
+  close(code: number, reason: string): void {
+    if (this.#closeCode !== undefined) return;
+    this.#closeCode = code;
+    this.#queue = undefined;
+    clearTimeout(this.#expiry);
+    this.ws.close(code, reason);
+  }
+
+  #cork(): void {
+    this.#corkedTurn = turn;
+    this.#socket.cork();
+    corked.push(this.#socket);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      process.nextTick(uncorkAll);
+    }
+  }
+
+  #waitForRoom(): void {
+    if (this.#socket.writableNeedDrain) this.#socket.once("drain", this.#flush);
+    else setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    const queue = this.#queue;
+    if (queue === undefined || this.#closeCode !== undefined) return;
+    const socket = this.#socket;
+    socket.cork();
+    for (let frame = queue.shift(); frame !== undefined; frame = queue.shift()) {
+      socket.write(frame.bytes);
+      if (frame.channel !== undefined) this.#host.onDeferredWrite(frame);
+      if (socket.writableLength >= this.#limits.sendBufferBytes) break;
+    }
+    socket.uncork();
+    if (queue.length === 0) this.#queue = undefined;
+    else this.#waitForRoom();
+  };
+
+  readonly #onMessage = (data: RawData, isBinary: boolean): void => {
+    this.#alive = true;
+    if (!this.#allowFrame()) return;
+    if (isBinary) {
+      this.sendError(ErrorCode.BadRequest, "frames must be JSON text");
+      return;
+    }
+    const buffer = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data);
+    const parsed = parseClientFrame(buffer.toString("utf8"), {
+      maxBytes: this.#limits.maxFrameBytes,
+      byteLength: buffer.length,
+    });
+    if (!parsed.ok) {
+      this.sendError(parsed.error.code, parsed.error.message);
+      return;
+    }
+    this.#host.onFrame(this, parsed.value);
+  };
+
+  /** Token bucket; past one burst of refused frames in a row the client is cut off with 4400. */
+  #allowFrame(): boolean {
+    const now = Date.now();
+    const { rateLimit, rateLimitBurst } = this.#limits;
+    this.#tokens = Math.min(
+      rateLimitBurst,
+      this.#tokens + ((now - this.#refilledAt) / 1000) * rateLimit,
+    );
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#limitedInARow = 0;
+      return true;
+    }
+    this.#limitedInARow++;
+    if (this.#limitedInARow > rateLimitBurst)
+      this.close(CloseCode.ProtocolViolation, "rate limit exceeded");
+    else if (this.#limitedInARow === 1)
+      this.sendError(ErrorCode.RateLimited, `more than ${rateLimit} frames per second`);
+    return false;
+  }
+
+  readonly #onPong = (): void => {
+    this.#alive = true;
+  };
+
+  readonly #onError = (): void => {
+    // ws has already closed the connection (bad frame, oversize frame) or the socket broke; the
+    // close event reports it. Listening keeps the error from being thrown.
+  };
+
+  readonly #onClose = (code: number): void => {
+    clearTimeout(this.#expiry);
+    this.#queue = undefined;
+    this.#closeCode ??= code;
+    this.#host.onClose(this, this.#closeCode);
+  };
+}

@@ -1,0 +1,114 @@
+// Prometheus metrics of the relay (design section 8), with per-channel children cached off the hot path.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * Buckets of the fan-out latency, in seconds: 0.1 ms to 10 s in 1-2.5-5 steps, so both a
+ * sub-millisecond local hop and a multi-second stall land in a bucket of their own.
+ */
+export const FANOUT_LATENCY_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Most distinct `channel` label values; the rest are counted under `_other`. @default 1000 */
+export const MAX_CHANNEL_LABELS = 1000;
+
+/** Why an update was not delivered, the `reason` label of the dropped counter. */
+export type DropReason =
+  "malformed" | "too_large" | "invalid_channel" | "unknown_channel" | "collapsed" | "slow_consumer";
+
+/** The metric children of one channel. */
+export interface ChannelMetrics {
+  readonly received: { inc(n?: number): void };
+  readonly delivered: { inc(n?: number): void };
+  readonly latency: { observe(seconds: number): void };
+  readonly subscriptions: { inc(n?: number): void; dec(n?: number): void };
+}
+
+export class RelayMetrics {
+  readonly registry: Registry;
+  readonly fanoutLatency: Histogram<"channel">;
+  readonly connections: Gauge;
+  readonly subscriptions: Gauge<"channel">;
+  readonly received: Counter<"channel">;
+  readonly delivered: Counter<"channel">;
+  readonly dropped: Counter<"reason">;
+  readonly disconnects: Counter<"code">;
+  readonly redisUp: Gauge;
+  readonly #channels = new Map<string, ChannelMetrics>();
+  readonly #dropped = new Map<DropReason, { inc(n?: number): void }>();
+
+  /** Registers the relay's metrics in `registry` (a new one by default). */
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.fanoutLatency = new Histogram({
+      name: "jobchannel_relay_fanout_latency_seconds",
+      help: "Time from an update's publish timestamp to its frame being written to the subscribers' sockets.",
+      labelNames: ["channel"],
+      buckets: [...FANOUT_LATENCY_BUCKETS],
+      registers,
+    });
+    this.connections = new Gauge({
+      name: "jobchannel_relay_connections",
+      help: "Open WebSocket connections.",
+      registers,
+    });
+    this.subscriptions = new Gauge({
+      name: "jobchannel_relay_subscriptions",
+      help: "Channel subscriptions of open connections.",
+      labelNames: ["channel"],
+      registers,
+    });
+    this.received = new Counter({
+      name: "jobchannel_relay_messages_received_total",
+      help: "Updates received from the broker.",
+      labelNames: ["channel"],
+      registers,
+    });
+    this.delivered = new Counter({
+      name: "jobchannel_relay_messages_delivered_total",
+      help: "Update frames written to client sockets.",
+      labelNames: ["channel"],
+      registers,
+    });
+    this.dropped = new Counter({
+      name: "jobchannel_relay_messages_dropped_total",
+      help: "Updates not delivered, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.disconnects = new Counter({
+      name: "jobchannel_relay_disconnects_total",
+      help: "Closed connections, by close code.",
+      labelNames: ["code"],
+      registers,
+    });
+    this.redisUp = new Gauge({
+      name: "jobchannel_relay_redis_up",
+      help: "1 while the broker subscription is verified live, else 0.",
+      registers,
+    });
+  }
+
+  /** The cached children of a channel (label capped at {@link MAX_CHANNEL_LABELS} values). */
+  channel(name: string): ChannelMetrics {
+    let children = this.#channels.get(name);
+    if (children) return children;
+    const label = this.#channels.size < MAX_CHANNEL_LABELS ? name : "_other";
+    const other = label === name ? undefined : this.#channels.get(label);
+    children = other ?? {
+      received: this.received.labels(label),
+      delivered: this.delivered.labels(label),
+      latency: this.fanoutLatency.labels(label),
+      subscriptions: this.subscriptions.labels(label),
+    };
+    this.#channels.set(label, children);
+    return children;
+  }
+
+  drop(reason: DropReason, n = 1): void {
+    let child = this.#dropped.get(reason);
+    if (!child) this.#dropped.set(reason, (child = this.dropped.labels(reason)));
+    child.inc(n);
+  }
+}

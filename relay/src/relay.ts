@@ -1,0 +1,559 @@
+// The relay: accepts WebSocket upgrades, runs subscribe/unsubscribe/auth, turns broker messages
+// into frames fanned out through the hub, applies channel-config changes live, and drains.
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import {
+  CloseCode,
+  ErrorCode,
+  isValidChannelName,
+  parseJobUpdate,
+  type ClientFrame,
+  type JobUpdate,
+} from "@jobchannel/protocol";
+import type { JobStore } from "@jobchannel/state";
+import pino, { type Logger } from "pino";
+import type { Registry } from "prom-client";
+import { WebSocketServer, type WebSocket } from "ws";
+import {
+  accessProblem,
+  ANONYMOUS,
+  tokenFromRequest,
+  type Authenticator,
+  type Identity,
+} from "./auth.ts";
+import type { Broker } from "./broker.ts";
+import { ChannelPolicy, type ChannelConfig, type ChannelSettings } from "./channel-config.ts";
+import { staticConfigSource, type ChannelConfigSource } from "./config-source.ts";
+import {
+  Connection,
+  Subscription,
+  type ConnectionHost,
+  type ConnectionLimits,
+} from "./connection.ts";
+import { Hub } from "./hub.ts";
+import { RelayMetrics, type DropReason } from "./metrics.ts";
+import { ThrottledLog } from "./throttled-log.ts";
+import { jobFrame, type OutboundFrame } from "./wire.ts";
+
+/** Options of {@link createRelay}. */
+export interface RelayOptions {
+  /** Where updates come from. */
+  broker: Broker;
+  /** Where snapshots are read; without one, `subscribed` carries no jobs. */
+  store?: JobStore;
+  /** A fixed channel config. */
+  channels?: ChannelConfig;
+  /** A changing channel config (file, ConfigMap). Without `channels` or this, every valid channel is served. */
+  configSource?: ChannelConfigSource;
+  /** Token verifier; without one tokens are ignored and only public access exists. */
+  auth?: Authenticator;
+  /** @default a pino logger at info level */
+  logger?: Logger;
+  /** Registry for the relay's metrics. @default a new Registry */
+  registry?: Registry;
+  /** Allowed `Origin` headers; empty = any. @default [] */
+  allowedOrigins?: readonly string[];
+  /** Ping interval, ms; a connection missing one pong is closed with 4002. @default 30000 */
+  heartbeatMs?: number;
+  /** Per-connection limits. */
+  limits?: Partial<ConnectionLimits>;
+  /** Most open connections; more are closed with 1013. 0 = no limit. @default 0 */
+  maxConnections?: number;
+  /** Longest wait for a snapshot read, ms. @default 5000 */
+  snapshotTimeoutMs?: number;
+}
+
+/** Why the relay is or is not ready. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** The broker subscription is verified live. */
+  readonly broker: boolean;
+  /** A channel config is loaded (always true without a config source). */
+  readonly config: boolean;
+  readonly draining: boolean;
+}
+
+/** A running relay, ready to be attached to an HTTP server. */
+export interface Relay {
+  /** Serves WebSocket upgrades on `path` of `server`. @default path "/ws" */
+  attach(server: Server, path?: string): void;
+  /** Takes over one upgrade request (for servers that route upgrades themselves). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  ready(): boolean;
+  readiness(): Readiness;
+  /** Stops accepting, then closes every connection with 1001 in jittered batches over `ms`. */
+  drain(ms: number): Promise<void>;
+  /** Closes every connection at once, the config source and the broker (not the store). */
+  close(): Promise<void>;
+  readonly metrics: RelayMetrics;
+  /** Open connections. */
+  readonly connectionCount: number;
+}
+
+/** Default per-connection limits. */
+export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
+  sendBufferBytes: 65536,
+  sendQueueLimitBytes: 4 * 1024 * 1024,
+  maxFrameBytes: 16384,
+  rateLimit: 20,
+  rateLimitBurst: 40,
+});
+
+/** Starts a relay: the broker subscription and the config source begin at once. */
+export function createRelay(options: RelayOptions): Relay {
+  return new JobRelay(options);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://relay");
+  } catch {
+    return undefined;
+  }
+}
+
+class JobRelay implements Relay, ConnectionHost {
+  readonly metrics: RelayMetrics;
+  readonly #log: Logger;
+  readonly #throttled: ThrottledLog;
+  readonly #broker: Broker;
+  readonly #store: JobStore | undefined;
+  readonly #auth: Authenticator | undefined;
+  readonly #source: ChannelConfigSource | undefined;
+  readonly #limits: ConnectionLimits;
+  readonly #origins: ReadonlySet<string>;
+  readonly #maxConnections: number;
+  readonly #snapshotTimeoutMs: number;
+  readonly #hub = new Hub<OutboundFrame, Subscription>();
+  readonly #connections = new Set<Connection>();
+  readonly #wss: WebSocketServer;
+  readonly #heartbeat: NodeJS.Timeout;
+  #policy: ChannelPolicy | undefined;
+  #brokerUp = false;
+  #draining = false;
+  #allClosed: (() => void) | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#log = options.logger ?? pino({ level: "info" });
+    this.#throttled = new ThrottledLog(this.#log);
+    this.metrics = new RelayMetrics(options.registry);
+    this.#broker = options.broker;
+    this.#store = options.store;
+    this.#auth = options.auth;
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#origins = new Set(options.allowedOrigins ?? []);
+    this.#maxConnections = options.maxConnections ?? 0;
+    this.#snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.#limits.maxFrameBytes,
+    });
+    this.#source =
+      options.configSource ?? (options.channels ? staticConfigSource(options.channels) : undefined);
+    if (this.#source) {
+      this.#source.start((config) => this.#applyConfig(ChannelPolicy.fromConfig(config)));
+    } else {
+      this.#policy = ChannelPolicy.withoutConfig(this.#auth !== undefined);
+      if (this.#policy.mode === "open") {
+        this.#log.warn(
+          "OPEN DEVELOPMENT MODE: no channel config and no JWT secret or JWKS; every channel is public to anyone. Never run this way in production.",
+        );
+      } else {
+        this.#log.info(
+          "no channel config: every valid channel is served to holders of a valid token",
+        );
+      }
+    }
+    this.metrics.redisUp.set(0);
+    this.#broker
+      .start({
+        message: this.#onMessage,
+        health: (up) => {
+          this.#brokerUp = up;
+          this.metrics.redisUp.set(up ? 1 : 0);
+        },
+      })
+      .catch((e: unknown) =>
+        this.#log.error(
+          { err: e instanceof Error ? e.message : String(e) },
+          "broker failed to start",
+        ),
+      );
+    const heartbeatMs = options.heartbeatMs ?? 30_000;
+    this.#heartbeat = setInterval(() => {
+      for (const connection of this.#connections) connection.heartbeat();
+    }, heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  readiness(): Readiness {
+    const broker = this.#brokerUp;
+    const config = this.#policy !== undefined;
+    return { ready: broker && config && !this.#draining, broker, config, draining: this.#draining };
+  }
+
+  ready(): boolean {
+    return this.readiness().ready;
+  }
+
+  attach(server: Server, path = "/ws"): void {
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (requestUrl(req)?.pathname === path) this.handleUpgrade(req, socket, head);
+      // Other paths belong to other upgrade listeners; alone, the relay refuses them.
+      else if (server.listenerCount("upgrade") === 1) rejectUpgrade(socket, 404, "Not Found");
+    });
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    if (this.#draining) return rejectUpgrade(socket, 503, "Service Unavailable");
+    const origin = req.headers.origin;
+    if (this.#origins.size > 0 && (origin === undefined || !this.#origins.has(origin))) {
+      this.#log.info({ origin }, "upgrade refused: origin not allowed");
+      return rejectUpgrade(socket, 403, "Forbidden");
+    }
+    const url = requestUrl(req);
+    if (!url) return rejectUpgrade(socket, 400, "Bad Request");
+    const token = tokenFromRequest(req, url.searchParams);
+    const channels = url.searchParams.get("channels");
+    const accept = (identity: Identity, refusal?: { code: number; message: string }): void => {
+      if (socket.destroyed) return;
+      this.#wss.handleUpgrade(req, socket, head, (ws) =>
+        this.#accept(ws, socket, identity, refusal, channels),
+      );
+    };
+    if (token === undefined || this.#auth === undefined) return accept(ANONYMOUS);
+    this.#auth.verify(token).then(
+      (result) => {
+        if (result.ok) return accept(result.identity);
+        const code = result.reason === "expired" ? CloseCode.TokenExpired : CloseCode.Unauthorized;
+        accept(ANONYMOUS, { code, message: result.message });
+      },
+      () => accept(ANONYMOUS, { code: CloseCode.InternalError, message: "token check failed" }),
+    );
+  }
+
+  #accept(
+    ws: WebSocket,
+    socket: Duplex,
+    identity: Identity,
+    refusal: { code: number; message: string } | undefined,
+    channels: string | null,
+  ): void {
+    const connection = new Connection(ws, socket, this, this.#limits);
+    this.#connections.add(connection);
+    this.metrics.connections.inc();
+    if (refusal) return connection.close(refusal.code, refusal.message);
+    if (this.#draining) return connection.close(CloseCode.GoingAway, "relay shutting down");
+    if (this.#maxConnections > 0 && this.#connections.size > this.#maxConnections) {
+      return connection.close(CloseCode.TryAgainLater, "relay at capacity");
+    }
+    connection.setIdentity(identity);
+    if (channels) this.#subscribe(connection, channels.split(","));
+  }
+
+  // ---- client frames ----
+
+  onFrame(connection: Connection, frame: ClientFrame): void {
+    switch (frame.type) {
+      case "subscribe":
+        return this.#subscribe(connection, frame.channels);
+      case "unsubscribe":
+        for (const channel of frame.channels) this.#unsubscribe(connection, channel, "requested");
+        return;
+      case "auth":
+        return void this.#reauthenticate(connection, frame.token);
+    }
+  }
+
+  #subscribe(connection: Connection, channels: readonly string[]): void {
+    const policy = this.#policy;
+    for (const channel of channels) {
+      if (!isValidChannelName(channel)) {
+        connection.sendError(ErrorCode.BadRequest, "not a valid channel name", channel);
+        continue;
+      }
+      const settings = policy?.get(channel);
+      if (!settings) {
+        connection.sendError(ErrorCode.UnknownChannel, "no such channel", channel);
+        continue;
+      }
+      const problem = accessProblem(settings, connection.identity);
+      if (problem) {
+        connection.sendError(
+          problem,
+          problem === ErrorCode.Forbidden
+            ? "the token does not grant this channel"
+            : "this channel needs a valid token",
+          channel,
+        );
+        continue;
+      }
+      let subscription = connection.subscriptions.get(channel);
+      if (!subscription) {
+        subscription = new Subscription(connection, channel);
+        connection.subscriptions.set(channel, subscription);
+        this.#hub.add(channel, subscription, connection.identity.sub);
+        this.metrics.channel(channel).subscriptions.inc();
+      }
+      void this.#sendSnapshot(subscription, settings);
+    }
+  }
+
+  /**
+   * Reads the snapshot while live frames for the subscription are held, sends `subscribed`, then
+   * releases the held frames that are newer than the snapshot: nothing lost, nothing stale.
+   */
+  async #sendSnapshot(subscription: Subscription, settings: ChannelSettings): Promise<void> {
+    const generation = ++subscription.generation;
+    subscription.pending ??= [];
+    const { connection, channel } = subscription;
+    let jobs: JobUpdate[] = [];
+    if (this.#store) {
+      try {
+        jobs = await this.#readSnapshot(channel, settings);
+      } catch (e) {
+        this.#throttled.warn(
+          "snapshot",
+          { channel, err: e instanceof Error ? e.message : String(e) },
+          "snapshot read failed",
+        );
+      }
+    }
+    if (
+      connection.subscriptions.get(channel) !== subscription ||
+      subscription.generation !== generation
+    )
+      return;
+    const current = this.#policy?.get(channel) ?? settings;
+    const user = connection.identity.sub;
+    const visible =
+      current.visibility === "user"
+        ? jobs.filter((j) => j.userId !== undefined && j.userId === user)
+        : jobs;
+    const seqs = new Map<string, number>();
+    for (const job of visible) {
+      job.channel = channel;
+      if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
+    }
+    connection.sendText(JSON.stringify({ type: "subscribed", channel, jobs: visible }));
+    const held = subscription.pending ?? [];
+    subscription.pending = null;
+    let written = 0;
+    for (const frame of held) {
+      if (
+        frame.seq !== undefined &&
+        frame.jobId !== undefined &&
+        frame.seq <= (seqs.get(frame.jobId) ?? 0)
+      )
+        continue;
+      if (connection.write(frame)) written++;
+    }
+    if (written > 0) this.metrics.channel(channel).delivered.inc(written);
+  }
+
+  #readSnapshot(channel: string, settings: ChannelSettings): Promise<JobUpdate[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer in ${this.#snapshotTimeoutMs} ms`)),
+        this.#snapshotTimeoutMs,
+      );
+    });
+    return Promise.race([this.#store!.snapshot(channel, settings.history), timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+
+  #unsubscribe(connection: Connection, channel: string, reason: string): void {
+    const subscription = connection.subscriptions.get(channel);
+    if (subscription) this.#drop(subscription);
+    if (connection.open)
+      connection.sendText(JSON.stringify({ type: "unsubscribed", channel, reason }));
+  }
+
+  /** Takes a subscription out of the hub and its connection. */
+  #drop(subscription: Subscription): void {
+    const { connection, channel } = subscription;
+    connection.subscriptions.delete(channel);
+    subscription.pending = null;
+    if (this.#hub.remove(channel, subscription, connection.identity.sub)) {
+      this.metrics.channel(channel).subscriptions.dec();
+    }
+  }
+
+  async #reauthenticate(connection: Connection, token: string): Promise<void> {
+    // Without a verifier tokens are ignored, as on the upgrade request.
+    if (!this.#auth) return;
+    const result = await this.#auth.verify(token);
+    if (!connection.open) return;
+    if (!result.ok) {
+      connection.sendError(ErrorCode.Unauthorized, result.message);
+      return;
+    }
+    const before = connection.identity;
+    const after = result.identity;
+    if (before.sub !== undefined && after.sub !== before.sub) {
+      connection.sendError(
+        ErrorCode.Forbidden,
+        "a connection keeps one user: reconnect to change user",
+      );
+      return;
+    }
+    connection.setIdentity(after);
+    for (const subscription of connection.subscriptions.values()) {
+      this.#hub.refile(subscription.channel, subscription, before.sub, after.sub);
+    }
+    this.#recheck(connection);
+  }
+
+  /** Ends the subscriptions a connection may no longer hold under the current policy. */
+  #recheck(connection: Connection): void {
+    for (const channel of [...connection.subscriptions.keys()]) {
+      const settings = this.#policy?.get(channel);
+      const problem = settings ? accessProblem(settings, connection.identity) : "channel_removed";
+      if (problem) this.#unsubscribe(connection, channel, problem);
+    }
+  }
+
+  #applyConfig(policy: ChannelPolicy): void {
+    this.#policy = policy;
+    const affected = new Set<Connection>();
+    for (const channel of this.#hub.channels()) {
+      for (const subscription of this.#hub.members(channel)) affected.add(subscription.connection);
+    }
+    for (const connection of affected) this.#recheck(connection);
+  }
+
+  // ---- updates from the broker: the hot path ----
+
+  readonly #onMessage = (channel: string, payload: Buffer | string): void => {
+    const settings = this.#policy?.get(channel);
+    if (!settings) {
+      this.metrics.drop(isValidChannelName(channel) ? "unknown_channel" : "invalid_channel");
+      return;
+    }
+    const channelMetrics = this.metrics.channel(channel);
+    channelMetrics.received.inc();
+    // Nobody here listens: skip decoding altogether.
+    if (!this.#hub.has(channel)) return;
+    const byteLength = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
+    if (byteLength > settings.maxMessageBytes) {
+      return this.#reject(
+        channel,
+        "too_large",
+        `${byteLength} bytes, larger than ${settings.maxMessageBytes}`,
+      );
+    }
+    const parsed = parseJobUpdate(
+      typeof payload === "string" ? payload : payload.toString("utf8"),
+      {
+        maxBytes: settings.maxMessageBytes,
+        byteLength,
+      },
+    );
+    if (!parsed.ok) return this.#reject(channel, "malformed", parsed.error.message);
+    const update = parsed.value;
+    update.channel = channel;
+    const frame = jobFrame(update, channel);
+    let written: number;
+    if (settings.visibility === "user") {
+      written =
+        update.userId === undefined ? 0 : this.#hub.fanOutToUser(channel, update.userId, frame);
+    } else {
+      written = this.#hub.fanOut(channel, frame);
+    }
+    if (written > 0) channelMetrics.delivered.inc(written);
+    channelMetrics.latency.observe(Math.max(0, Date.now() - update.timestamp) / 1000);
+  };
+
+  #reject(channel: string, reason: DropReason, problem: string): void {
+    this.metrics.drop(reason);
+    this.#throttled.warn(`payload:${reason}`, { channel, reason, problem }, "update dropped");
+  }
+
+  // ---- connection events ----
+
+  onDeferredWrite(frame: OutboundFrame): void {
+    this.metrics.channel(frame.channel!).delivered.inc();
+  }
+
+  onDrop(reason: DropReason, count: number): void {
+    this.metrics.drop(reason, count);
+  }
+
+  onClose(connection: Connection, code: number): void {
+    if (!this.#connections.delete(connection)) return;
+    for (const subscription of [...connection.subscriptions.values()]) this.#drop(subscription);
+    this.metrics.connections.dec();
+    this.metrics.disconnects.labels(String(code)).inc();
+    this.#log.debug({ code }, "connection closed");
+    if (this.#connections.size === 0) this.#allClosed?.();
+  }
+
+  // ---- shutdown ----
+
+  async drain(ms: number): Promise<void> {
+    this.#draining = true;
+    const connections = [...this.#connections];
+    if (connections.length === 0) return;
+    this.#log.info({ connections: connections.length, windowMs: ms }, "draining");
+    // Shuffled, then closed in batches spread over the window with jitter, so clients do not
+    // all reconnect to the other replicas at the same instant.
+    for (let i = connections.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [connections[i], connections[j]] = [connections[j]!, connections[i]!];
+    }
+    const batches = Math.max(1, Math.min(connections.length, Math.ceil(ms / 100)));
+    const slot = ms / batches;
+    const timers: NodeJS.Timeout[] = [];
+    for (let b = 0; b < batches; b++) {
+      const batch = connections.filter((_, i) => i % batches === b);
+      const at = b * slot + Math.random() * slot * 0.5;
+      timers.push(
+        setTimeout(
+          () => batch.forEach((c) => c.close(CloseCode.GoingAway, "relay shutting down")),
+          at,
+        ),
+      );
+    }
+    await this.#waitForAllClosed(ms + 5000);
+    timers.forEach(clearTimeout);
+  }
+
+  #waitForAllClosed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#connections.size === 0) return resolve();
+      const timer = setTimeout(() => {
+        // Clients that never answered the close handshake are cut off.
+        for (const connection of this.#connections) connection.ws.terminate();
+        resolve();
+      }, ms);
+      this.#allClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#draining = true;
+    clearInterval(this.#heartbeat);
+    for (const connection of this.#connections)
+      connection.close(CloseCode.GoingAway, "relay shutting down");
+    await this.#waitForAllClosed(1000);
+    await this.#source?.stop();
+    await this.#broker.close();
+    this.#wss.close();
+  }
+}
