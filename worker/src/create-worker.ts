@@ -1,0 +1,137 @@
+// Assembles a worker from its parts (publisher, queue, runner, router, metrics) for any host process.
+import type { JobStore } from "@jobchannel/state";
+import type { Router } from "express";
+import pino, { type Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createAuthenticator, type AuthOptions, type Authenticator } from "./auth.ts";
+import { BUILT_IN_JOBS } from "./built-in-jobs.ts";
+import { DEFAULT_TUNABLES, type Tunables } from "./config.ts";
+import { WorkerError, WorkerErrorCode } from "./errors.ts";
+import type { AnyJobDefinition } from "./job.ts";
+import { createMetrics, type WorkerMetrics } from "./metrics.ts";
+import { Publisher } from "./publisher.ts";
+import type { JobQueue } from "./queue.ts";
+import { BullMQQueue } from "./queue-bullmq.ts";
+import { MemoryQueue } from "./queue-memory.ts";
+import { createJobRouter } from "./router.ts";
+import { Runner } from "./runner.ts";
+
+/** Options of {@link createWorker}; every tunable defaults as in {@link DEFAULT_TUNABLES}. */
+export interface CreateWorkerOptions extends Partial<Tunables> {
+  /** Where job updates are published and job state is kept (RedisJobStore or MemoryJobStore). */
+  store: JobStore;
+  /** Redis for the durable queue and uploads; unset = the in-process queue (nothing survives a crash). */
+  redisUrl?: string | undefined;
+  /** The job types to serve. @default BUILT_IN_JOBS */
+  jobTypes?: readonly AnyJobDefinition[];
+  /** Token settings or a ready authenticator. @default development mode (a `userId` field is trusted) */
+  auth?: AuthOptions | Authenticator;
+  /** @default pino at level info */
+  logger?: Logger;
+  /** Where the worker's metrics are registered. @default a new Registry */
+  registry?: Registry;
+}
+
+/** A worker: mount `router` at `/api`, then `start()`; `close()` drains it. */
+export interface JobchannelWorker {
+  /** `POST /jobs/<channel>`, `GET /jobs/<channel>/<jobId>`, `POST /<channel>`, `GET /jobs`. */
+  readonly router: Router;
+  readonly publisher: Publisher;
+  readonly metrics: WorkerMetrics;
+  readonly runner: Runner;
+  readonly queue: JobQueue;
+  readonly jobTypes: readonly AnyJobDefinition[];
+  /** Starts running queued jobs. */
+  start(): Promise<void>;
+  /** True while jobs are accepted and the queue is reachable (for /readyz). */
+  ready(): Promise<boolean>;
+  /** Refuses new jobs, lets running ones finish within `graceMs`, then hands them back. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function isAuthenticator(auth: AuthOptions | Authenticator): auth is Authenticator {
+  return typeof (auth as Authenticator).authenticate === "function";
+}
+
+/** Builds a worker. Nothing runs until `start()`. */
+export function createWorker(options: CreateWorkerOptions): JobchannelWorker {
+  const t: Tunables = { ...DEFAULT_TUNABLES, ...stripUndefined(options) };
+  const jobTypes = options.jobTypes ?? BUILT_IN_JOBS;
+  const names = jobTypes.map((j) => j.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate)
+    throw new WorkerError(WorkerErrorCode.InvalidConfig, `job type ${duplicate} is defined twice`);
+  if (jobTypes.length === 0)
+    throw new WorkerError(WorkerErrorCode.InvalidConfig, "a worker needs at least one job type");
+  const logger = options.logger ?? pino({ base: { component: "worker" } });
+  const metrics = createMetrics(options.registry);
+  const publisher = new Publisher(options.store, {
+    history: t.history,
+    maxMessageBytes: t.maxMessageBytes,
+  });
+  const queue: JobQueue = options.redisUrl
+    ? new BullMQQueue({
+        redisUrl: options.redisUrl,
+        types: names,
+        concurrency: t.concurrency,
+        retryDelayMs: t.retryDelayMs,
+        lockDurationMs: t.lockDurationMs,
+        stalledIntervalMs: t.stalledIntervalMs,
+        maxStalledCount: t.maxStalledCount,
+        inputTtlSeconds: t.inputTtlSeconds,
+        logger,
+      })
+    : new MemoryQueue({
+        concurrency: t.concurrency,
+        retryDelayMs: t.retryDelayMs,
+        inputTtlSeconds: t.inputTtlSeconds,
+      });
+  const runner = new Runner({
+    publisher,
+    queue,
+    jobTypes,
+    logger,
+    metrics,
+    attempts: t.attempts,
+    timeoutMs: t.timeoutMs,
+    retryDelayMs: t.retryDelayMs,
+  });
+  const authenticator =
+    options.auth && isAuthenticator(options.auth)
+      ? options.auth
+      : createAuthenticator(options.auth);
+  if (authenticator.development)
+    logger.warn(
+      "no WORKER_JWT_SECRET or WORKER_JWKS_URL: development mode, the userId field is trusted",
+    );
+  let accepting = true;
+  let started: Promise<void> | undefined;
+  const router = createJobRouter({
+    runner,
+    store: options.store,
+    jobTypes,
+    authenticator,
+    limits: { maxUploadBytes: t.maxUploadBytes, maxJsonBytes: t.maxJsonBytes },
+    logger,
+    accepting: () => accepting,
+  });
+  return {
+    router,
+    publisher,
+    metrics,
+    runner,
+    queue,
+    jobTypes,
+    start: () => (started ??= runner.start()),
+    ready: async () => accepting && started !== undefined && (await queue.isReady()),
+    async close(graceMs = t.shutdownGraceMs) {
+      accepting = false;
+      await started?.catch(() => undefined);
+      await queue.close(graceMs);
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

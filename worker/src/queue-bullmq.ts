@@ -1,0 +1,235 @@
+// The durable job queue: BullMQ on Redis, with uploads stored beside the jobs and crash recovery.
+import { DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { JobFile } from "./job.ts";
+import {
+  FailJob,
+  HandBackJob,
+  ShutdownAbort,
+  type JobQueue,
+  type Processor,
+  type QueueHooks,
+  type QueuedJob,
+} from "./queue.ts";
+import { RedisUploadStore, storedFile, uploadKey } from "./upload-store.ts";
+
+/** Options of {@link BullMQQueue}. */
+export interface BullMQQueueOptions {
+  redisUrl: string;
+  /** The job types this process serves; one BullMQ queue each. */
+  types: readonly string[];
+  /** Jobs run at once per job type. @default 4 */
+  concurrency?: number;
+  /** First retry delay, doubled each retry. @default 1000 */
+  retryDelayMs?: number;
+  /** Lock lifetime of a running job; renewed every half of it while the process lives. @default 30000 */
+  lockDurationMs?: number;
+  /** How often the stalled-job check runs. @default 30000 */
+  stalledIntervalMs?: number;
+  /** Restarts after a process died before the job fails. @default 1 */
+  maxStalledCount?: number;
+  /** Expiry of stored uploads. @default 86400 */
+  inputTtlSeconds?: number;
+  /** Prefix of jobchannel's keys; BullMQ's keys live under `<prefix>queue`. @default "jobchannel:" */
+  prefix?: string;
+  logger: Logger;
+}
+
+/** BullMQ's queue name for a job type. */
+export function queueName(type: string): string {
+  return type;
+}
+
+export class BullMQQueue implements JobQueue {
+  readonly durable = true;
+  readonly #options: Required<Omit<BullMQQueueOptions, "logger">>;
+  readonly #log: Logger;
+  readonly #connection: Redis;
+  readonly #uploads: RedisUploadStore;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers: Worker[] = [];
+  readonly #running = new Set<AbortController>();
+  // Errors thrown by our processor: their outcome is already published, unlike BullMQ's own failures.
+  readonly #handled = new WeakSet<Error>();
+  #closing = false;
+
+  constructor(options: BullMQQueueOptions) {
+    this.#options = {
+      concurrency: 4,
+      retryDelayMs: 1000,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 1,
+      inputTtlSeconds: 86_400,
+      prefix: DEFAULT_REDIS_PREFIX,
+      ...options,
+    };
+    this.#log = options.logger;
+    // BullMQ needs commands to wait through reconnects rather than fail after a few retries.
+    this.#connection = new Redis(options.redisUrl, {
+      maxRetriesPerRequest: null,
+      lazyConnect: false,
+    });
+    this.#connection.on("error", (e: Error) =>
+      this.#log.warn({ err: e.message }, "queue redis error"),
+    );
+    this.#uploads = new RedisUploadStore(this.#connection);
+    for (const type of options.types) {
+      const queue = new Queue(queueName(type), {
+        connection: this.#connection,
+        prefix: this.#bullPrefix(),
+      });
+      queue.on("error", (e: Error) => this.#log.warn({ err: e.message, type }, "queue error"));
+      this.#queues.set(type, queue);
+    }
+  }
+
+  #bullPrefix(): string {
+    return `${this.#options.prefix}queue`;
+  }
+
+  #key(job: QueuedJob): string {
+    return uploadKey(this.#options.prefix, job.type, job.jobId);
+  }
+
+  async enqueue(job: QueuedJob, upload?: Buffer): Promise<void> {
+    const queue = this.#queues.get(job.type);
+    if (!queue || this.#closing) throw new Error(`no open queue for job type ${job.type}`);
+    if (upload) await this.#uploads.put(this.#key(job), upload, this.#options.inputTtlSeconds);
+    await queue.add(job.type, job, {
+      jobId: job.jobId,
+      attempts: job.attempts,
+      backoff: { type: "exponential", delay: this.#options.retryDelayMs },
+      // The job state lives in the job-state store; BullMQ keeps only a bounded trail for debugging.
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 86_400, count: 1000 },
+    });
+  }
+
+  async openFile(job: QueuedJob): Promise<JobFile | undefined> {
+    if (!job.file) return undefined;
+    const size = await this.#uploads.size(this.#key(job));
+    return size === job.file.bytes
+      ? storedFile(this.#uploads, this.#key(job), job.file)
+      : undefined;
+  }
+
+  async discardFile(job: QueuedJob): Promise<void> {
+    if (job.file) await this.#uploads.delete(this.#key(job));
+  }
+
+  async start(processor: Processor, hooks: QueueHooks): Promise<void> {
+    const o = this.#options;
+    for (const type of this.#queues.keys()) {
+      // Three declared parameters make BullMQ pass its lock-loss signal.
+      const process = async (
+        job: Job<QueuedJob>,
+        token?: string,
+        signal?: AbortSignal,
+      ): Promise<unknown> => this.#process(processor, job, token, signal);
+      const worker = new Worker<QueuedJob>(queueName(type), process, {
+        connection: this.#connection,
+        prefix: this.#bullPrefix(),
+        concurrency: o.concurrency,
+        lockDuration: o.lockDurationMs,
+        stalledInterval: o.stalledIntervalMs,
+        maxStalledCount: o.maxStalledCount,
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 86_400, count: 1000 },
+      });
+      worker.on("error", (e: Error) =>
+        this.#log.warn({ err: e.message, type }, "queue worker error"),
+      );
+      worker.on("stalled", (jobId: string) =>
+        this.#log.warn(
+          { jobId, channel: type },
+          "job stalled: its process stopped; moved back to wait",
+        ),
+      );
+      worker.on("failed", (job: Job<QueuedJob> | undefined, error: Error) => {
+        if (!job || this.#handled.has(error)) return;
+        // BullMQ failed it without running our processor: it stalled more often than allowed.
+        const reason = `the worker process running this job stopped ${job.stalledCounter} time(s), more than the limit of ${o.maxStalledCount} (${error.message})`;
+        hooks
+          .lost(job.data, reason, "worker_lost")
+          .catch((e: unknown) =>
+            this.#log.error(
+              { jobId: job.id, err: (e as Error).message },
+              "publishing a lost job failed",
+            ),
+          );
+      });
+      this.#workers.push(worker);
+    }
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+  }
+
+  async #process(
+    processor: Processor,
+    job: Job<QueuedJob>,
+    token: string | undefined,
+    lockSignal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const controller = new AbortController();
+    this.#running.add(controller);
+    const signal = lockSignal
+      ? AbortSignal.any([lockSignal, controller.signal])
+      : controller.signal;
+    try {
+      return await processor({
+        job: job.data,
+        attempt: job.attemptsMade + 1,
+        maxAttempts: job.opts.attempts ?? 1,
+        restarts: job.stalledCounter,
+        signal,
+      });
+    } catch (e) {
+      if (e instanceof HandBackJob) {
+        // Back to the queue at once for another process, without using up an attempt.
+        await job.moveToDelayed(Date.now(), token);
+        throw this.#mark(new DelayedError());
+      }
+      if (e instanceof FailJob) throw this.#mark(new UnrecoverableError(e.message));
+      throw this.#mark(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#running.delete(controller);
+    }
+  }
+
+  #mark(error: Error): Error {
+    this.#handled.add(error);
+    return error;
+  }
+
+  async isReady(): Promise<boolean> {
+    if (this.#closing || this.#connection.status !== "ready") return false;
+    try {
+      return (await this.#connection.ping()) === "PONG";
+    } catch {
+      return false;
+    }
+  }
+
+  async close(graceMs: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const closed = Promise.all(this.#workers.map((w) => w.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"grace-over">(
+      (resolve) => (timer = setTimeout(() => resolve("grace-over"), graceMs)),
+    );
+    if ((await Promise.race([closed, graceOver])) === "grace-over") {
+      this.#log.warn(
+        { running: this.#running.size },
+        "shutdown grace period over: handing running jobs back",
+      );
+      for (const controller of this.#running) controller.abort(new ShutdownAbort());
+    }
+    clearTimeout(timer);
+    await closed;
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    await this.#connection.quit().catch(() => undefined);
+  }
+}

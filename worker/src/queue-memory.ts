@@ -1,0 +1,149 @@
+// The in-process job queue for the one-process local stack (no REDIS_URL): nothing survives the process.
+import { DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
+import type { JobFile } from "./job.ts";
+import {
+  HandBackJob,
+  RetryJob,
+  ShutdownAbort,
+  backoffMs,
+  type JobQueue,
+  type Processor,
+  type QueueHooks,
+  type QueuedJob,
+} from "./queue.ts";
+import { MemoryUploadStore, storedFile, uploadKey } from "./upload-store.ts";
+
+/** Options of {@link MemoryQueue}. */
+export interface MemoryQueueOptions {
+  /** Jobs run at once. @default 4 */
+  concurrency?: number;
+  /** First retry delay, doubled each retry. @default 1000 */
+  retryDelayMs?: number;
+  /** How long uploads are kept. @default 86400 */
+  inputTtlSeconds?: number;
+}
+
+interface Waiting {
+  job: QueuedJob;
+  attempt: number;
+}
+
+export class MemoryQueue implements JobQueue {
+  readonly durable = false;
+  readonly #concurrency: number;
+  readonly #retryDelayMs: number;
+  readonly #inputTtlSeconds: number;
+  readonly #uploads = new MemoryUploadStore();
+  readonly #waiting: Waiting[] = [];
+  readonly #retrying = new Map<NodeJS.Timeout, Waiting>();
+  readonly #running = new Map<AbortController, Promise<void>>();
+  #processor: Processor | undefined;
+  #hooks: QueueHooks | undefined;
+  #closing = false;
+
+  constructor(options: MemoryQueueOptions = {}) {
+    this.#concurrency = options.concurrency ?? 4;
+    this.#retryDelayMs = options.retryDelayMs ?? 1000;
+    this.#inputTtlSeconds = options.inputTtlSeconds ?? 86_400;
+  }
+
+  async enqueue(job: QueuedJob, upload?: Buffer): Promise<void> {
+    if (this.#closing) throw new Error("the queue is closed");
+    if (upload) await this.#uploads.put(this.#key(job), upload, this.#inputTtlSeconds);
+    this.#waiting.push({ job, attempt: 1 });
+    this.#pump();
+  }
+
+  async openFile(job: QueuedJob): Promise<JobFile | undefined> {
+    if (!job.file) return undefined;
+    const size = await this.#uploads.size(this.#key(job));
+    return size === job.file.bytes
+      ? storedFile(this.#uploads, this.#key(job), job.file)
+      : undefined;
+  }
+
+  async discardFile(job: QueuedJob): Promise<void> {
+    await this.#uploads.delete(this.#key(job));
+  }
+
+  async start(processor: Processor, hooks: QueueHooks): Promise<void> {
+    this.#processor = processor;
+    this.#hooks = hooks;
+    this.#pump();
+  }
+
+  async isReady(): Promise<boolean> {
+    return !this.#closing;
+  }
+
+  async close(graceMs: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    // Jobs that have not started cannot move to another process: they fail with a reason.
+    const unstarted = [...this.#waiting.splice(0), ...this.#retrying.values()];
+    for (const timer of this.#retrying.keys()) clearTimeout(timer);
+    this.#retrying.clear();
+    const running = [...this.#running.values()];
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(running), graceOver]);
+    clearTimeout(timer);
+    for (const controller of this.#running.keys()) controller.abort(new ShutdownAbort());
+    await Promise.all(this.#running.values());
+    for (const { job } of unstarted) {
+      await this.#hooks?.lost(job, "the worker shut down before the job started", "shut_down");
+      await this.discardFile(job);
+    }
+  }
+
+  #key(job: QueuedJob): string {
+    return uploadKey(DEFAULT_REDIS_PREFIX, job.type, job.jobId);
+  }
+
+  #pump(): void {
+    const processor = this.#processor;
+    if (!processor || this.#closing) return;
+    while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
+      const next = this.#waiting.shift()!;
+      const controller = new AbortController();
+      const run = this.#run(processor, next, controller).finally(() => {
+        this.#running.delete(controller);
+        this.#pump();
+      });
+      this.#running.set(controller, run);
+    }
+  }
+
+  async #run(processor: Processor, waiting: Waiting, controller: AbortController): Promise<void> {
+    const { job, attempt } = waiting;
+    try {
+      await processor({
+        job,
+        attempt,
+        maxAttempts: job.attempts,
+        restarts: 0,
+        signal: controller.signal,
+      });
+    } catch (e) {
+      // The runner published the outcome; only a retry needs the queue's help.
+      if (e instanceof RetryJob && !this.#closing) {
+        const retry = { job, attempt: attempt + 1 };
+        const timer = setTimeout(
+          () => {
+            this.#retrying.delete(timer);
+            this.#waiting.push(retry);
+            this.#pump();
+          },
+          backoffMs(this.#retryDelayMs, attempt),
+        );
+        this.#retrying.set(timer, retry);
+      } else if (e instanceof RetryJob || e instanceof HandBackJob) {
+        await this.#hooks?.lost(
+          job,
+          "the worker shut down before the job could be retried",
+          "shut_down",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// The job queue interface the runner drives; queue-bullmq.ts and queue-memory.ts implement it.
+import type { FileInfo, JobFile } from "./job.ts";
+
+/** An accepted job as it waits in the queue. Plain JSON, so another process can run it. */
+export interface QueuedJob {
+  readonly jobId: string;
+  /** The job type's name, which is also its channel. */
+  readonly type: string;
+  readonly userId?: string;
+  /** What the job type's parseInput returned. */
+  readonly input: unknown;
+  /** The upload's metadata; its bytes are in the queue's upload store. */
+  readonly file?: FileInfo;
+  /** Custom fields shown from the `queued` update on. */
+  readonly fields: Record<string, unknown>;
+  /** Tries before the job fails. */
+  readonly attempts: number;
+  /** Unix ms when the HTTP request was accepted. */
+  readonly acceptedAt: number;
+}
+
+/** One run of a job handed to the runner. */
+export interface Delivery {
+  readonly job: QueuedJob;
+  /** 1-based; handler failures and timeouts count, restarts after a crash do not. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** How often a process died while running this job and it was restarted. */
+  readonly restarts: number;
+  /** Aborted when the queue shuts down past its grace period or loses the job's lock. */
+  readonly signal: AbortSignal;
+}
+
+/** Runs one delivery: resolves with the result, or throws (see {@link RetryJob}, {@link FailJob}, {@link HandBackJob}). */
+export type Processor = (delivery: Delivery) => Promise<unknown>;
+
+/** Callbacks for outcomes that happen outside a processor. */
+export interface QueueHooks {
+  /** A job that will never reach a processor again (it stalled too often, or the queue shut down first). */
+  lost(job: QueuedJob, reason: string, code: "worker_lost" | "shut_down"): Promise<void>;
+}
+
+/** The processor failed and the job should run again after the backoff. */
+export class RetryJob extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RetryJob";
+  }
+}
+
+/** The processor failed for good: the queue must not retry (its `failed` update is published). */
+export class FailJob extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FailJob";
+  }
+}
+
+/** The processor stopped because of shutdown: give the job back to the queue for another process. */
+export class HandBackJob extends Error {
+  constructor() {
+    super("handed back at shutdown");
+    this.name = "HandBackJob";
+  }
+}
+
+/** The reason a queue aborts a delivery's signal at shutdown. */
+export class ShutdownAbort extends Error {
+  constructor() {
+    super("the worker is shutting down");
+    this.name = "ShutdownAbort";
+  }
+}
+
+/** A queue of jobs for some job types, with an upload store beside it. */
+export interface JobQueue {
+  /** True when queued jobs and uploads survive this process (Redis), false when in memory. */
+  readonly durable: boolean;
+  /** Stores the upload (if any) and queues the job. */
+  enqueue(job: QueuedJob, upload?: Buffer): Promise<void>;
+  /** The job's upload, for its handler; `undefined` when it is gone (expired or never stored). */
+  openFile(job: QueuedJob): Promise<JobFile | undefined>;
+  /** Deletes the job's upload once the job is over. */
+  discardFile(job: QueuedJob): Promise<void>;
+  /** Starts handing jobs to `processor`, at most `concurrency` at once per process. */
+  start(processor: Processor, hooks: QueueHooks): Promise<void>;
+  /** True while the queue can accept and run jobs. */
+  isReady(): Promise<boolean>;
+  /**
+   * Stops taking jobs, waits up to `graceMs` for running ones, then aborts them with a
+   * {@link ShutdownAbort} and waits for their processors to hand them back.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Exponential backoff: `baseMs`, then twice that, and so on. */
+export function backoffMs(baseMs: number, failedAttempts: number): number {
+  return baseMs * 2 ** Math.max(0, failedAttempts - 1);
+}
