@@ -1,5 +1,5 @@
 // Starts and stops a real local Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager.
-import { createWriteStream, existsSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -83,8 +83,9 @@ export interface ControlPlane {
 interface Component {
   readonly name: ComponentProcess["name"];
   readonly started: Started;
-  readonly log: WriteStream;
   readonly logPath: string;
+  /** Settles once the process has closed its output and the log file is flushed. */
+  readonly logClosed: Promise<void>;
 }
 
 /** PEM contents for a health probe: the CA to trust and, optionally, a client certificate. */
@@ -236,7 +237,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const started = startProcess(binary, [name, ...args], { cwd: dir });
     started.child.stdout?.on("data", (chunk: Buffer) => log.write(chunk));
     started.child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
-    const component = { name, started, log, logPath };
+    // End the log only after the last output chunk: "close" follows the end of both pipes.
+    const logClosed = new Promise<void>((resolve) =>
+      started.child.once("close", () => log.end(() => resolve())),
+    );
+    const component = { name, started, logPath, logClosed };
     components.push(component);
     return component;
   };
@@ -245,7 +250,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const stopComponents = async (): Promise<void> => {
     for (const component of [...components].reverse()) {
       await component.started.stop(10_000);
-      await new Promise<void>((resolve) => component.log.end(resolve));
+      await component.logClosed;
     }
   };
   const stop = (): Promise<void> => {
