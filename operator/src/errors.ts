@@ -1,0 +1,104 @@
+// Coded errors of the operator; docs/errors.md lists every code.
+
+export const OperatorErrorCode = {
+  InvalidConfig: "invalid_config",
+  InvalidSpec: "invalid_spec",
+  ChannelConflict: "channel_conflict",
+  KubeApi: "kube_api",
+  WatchFailed: "watch_failed",
+  LeadershipLost: "leadership_lost",
+} as const;
+
+export type OperatorErrorCode = (typeof OperatorErrorCode)[keyof typeof OperatorErrorCode];
+
+/** Every operator error code with what it means; `docs/errors.md` is checked against this table. */
+export const ERROR_CODES: readonly {
+  readonly code: OperatorErrorCode;
+  readonly description: string;
+}[] = [
+  {
+    code: OperatorErrorCode.InvalidConfig,
+    description:
+      "An environment variable or flag has a value the operator cannot use; the message names it. The process exits with status 2.",
+  },
+  {
+    code: OperatorErrorCode.InvalidSpec,
+    description:
+      "A JobChannel's spec fails the operator's own validation (an object stored before a schema change). Reported as Ready=False, reason InvalidSpec, and a Warning Event; not retried until the object changes.",
+  },
+  {
+    code: OperatorErrorCode.ChannelConflict,
+    description:
+      "Two JobChannels claim the same channel. The older one (creationTimestamp, then namespace/name) keeps it; the newer gets Ready=False, reason ChannelConflict, no workers and no relay entry.",
+  },
+  {
+    code: OperatorErrorCode.KubeApi,
+    description:
+      "A Kubernetes API request failed (network, 5xx, conflict, forbidden). The reconcile is retried with per-key exponential backoff.",
+  },
+  {
+    code: OperatorErrorCode.WatchFailed,
+    description:
+      "A list or watch ended with an error. The watcher restarts it with jittered backoff and relists when needed; counted in jobchannel_operator_watch_restarts_total.",
+  },
+  {
+    code: OperatorErrorCode.LeadershipLost,
+    description:
+      "The Lease could not be renewed in time. Reconciling stops at once and the process competes for the Lease again.",
+  },
+];
+
+/** An error with a stable code, for logs and metrics. */
+export class OperatorError extends Error {
+  readonly code: OperatorErrorCode;
+
+  constructor(code: OperatorErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OperatorError";
+    this.code = code;
+  }
+}
+
+/** A configuration problem: names the variable or flag. */
+export class ConfigError extends OperatorError {
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super(OperatorErrorCode.InvalidConfig, `${variable}: ${message}`);
+    this.name = "ConfigError";
+    this.variable = variable;
+  }
+}
+
+/** The HTTP status of a failed Kubernetes API call, if the error carries one. */
+export function statusCodeOf(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const record = error as { code?: unknown; statusCode?: unknown };
+  if (typeof record.code === "number") return record.code;
+  if (typeof record.statusCode === "number") return record.statusCode;
+  return undefined;
+}
+
+/** The API server's message for a failed call (the Status body's `message`), else the error's own. */
+export function apiMessageOf(error: unknown): string {
+  if (typeof error === "object" && error !== null) {
+    const body = (error as { body?: unknown }).body;
+    const text = typeof body === "string" ? body : undefined;
+    if (text) {
+      try {
+        const parsed = JSON.parse(text) as { message?: unknown };
+        if (typeof parsed.message === "string") return parsed.message;
+      } catch {
+        return text.slice(0, 500);
+      }
+    }
+    if (
+      body &&
+      typeof body === "object" &&
+      typeof (body as { message?: unknown }).message === "string"
+    ) {
+      return (body as { message: string }).message;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}

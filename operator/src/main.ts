@@ -1,0 +1,69 @@
+// The jobchannel-operator command: parse configuration, run the manager, shut down gracefully on SIGTERM/SIGINT.
+import { KubeConfig } from "@kubernetes/client-node";
+import { parseConfig, USAGE } from "./config.ts";
+import { ConfigError, OperatorErrorCode } from "./errors.ts";
+import { createLogger } from "./logger.ts";
+import { Manager } from "./manager.ts";
+
+/** Runs the operator until a signal stops it; resolves with the exit code. */
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  env = process.env,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`jobchannel-operator: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { config } = parsed;
+  const logger = createLogger(config.logLevel);
+  const kubeConfig = new KubeConfig();
+  try {
+    // KUBECONFIG outside a cluster, the pod's service account inside one.
+    kubeConfig.loadFromDefault();
+    if (!kubeConfig.getCurrentCluster()) throw new Error("no current cluster in the kubeconfig");
+  } catch (error) {
+    logger.fatal(
+      { code: OperatorErrorCode.InvalidConfig, err: String(error) },
+      "no usable Kubernetes configuration",
+    );
+    return 2;
+  }
+  const manager = new Manager(config, kubeConfig, logger);
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  try {
+    await manager.start();
+  } catch (error) {
+    logger.fatal({ err: String(error) }, "start failed");
+    await manager.stop();
+    return 1;
+  }
+  logger.info(
+    {
+      namespace: config.namespace,
+      relayConfigMap: config.relayConfigMap,
+      watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all",
+      leaderElection: config.leaderElection,
+      port: config.port,
+      identity: config.identity,
+    },
+    "operator started",
+  );
+  const signal = await stopped;
+  logger.info({ signal }, "shutting down");
+  await manager.stop();
+  logger.info("stopped");
+  return 0;
+}

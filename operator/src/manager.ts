@@ -1,0 +1,324 @@
+// Wires the pipeline: watchers -> stores -> queue -> runner -> reconciler, gated by leader election.
+import type { Server } from "node:http";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { OperatorConfig } from "./config.ts";
+import { MANAGED_BY, MANAGED_BY_LABEL } from "./desired-worker.ts";
+import { startHttpServer } from "./http-server.ts";
+import { GROUP, PLURAL, VERSION, channelOf } from "./jobchannel.ts";
+import {
+  KubeClusterWriter,
+  listApis,
+  listWatchSource,
+  type ClusterWriter,
+  type ListApis,
+} from "./kube-client.ts";
+import { LeaderElector, kubeLeaseClient } from "./leader-election.ts";
+import { createMetrics, type OperatorMetrics } from "./metrics.ts";
+import {
+  observeChild,
+  observeConfigMap,
+  observeJobChannel,
+  type ObservedChild,
+  type ObservedConfigMap,
+  type ObservedJobChannel,
+} from "./observed.ts";
+import { WorkQueue } from "./queue.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "./reconciler.ts";
+import { Runner } from "./runner.ts";
+import { Store, unionReader, type StoreChange } from "./store.ts";
+import { Watcher, type ListWatchSource, type WatchSink } from "./watcher.ts";
+
+const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
+function channelOfObserved(o: ObservedJobChannel | undefined): string | undefined {
+  return o?.ok ? channelOf(o.value) : undefined;
+}
+
+/** The running operator. */
+export class Manager {
+  readonly #config: OperatorConfig;
+  readonly #kube: KubeConfig;
+  readonly #logger: Logger;
+  readonly #metrics: OperatorMetrics;
+  readonly #writer: ClusterWriter;
+  readonly #jobChannels: Store<ObservedJobChannel>[] = [];
+  readonly #deployments: Store<ObservedChild>[] = [];
+  readonly #services: Store<ObservedChild>[] = [];
+  readonly #configMaps: Store<ObservedConfigMap>;
+  readonly #watchers: Watcher[] = [];
+  readonly #reconciler: JobChannelReconciler;
+  #elector: LeaderElector | undefined;
+  #server: Server | undefined;
+  #queue: WorkQueue | undefined;
+  #runner: Runner | undefined;
+  #runnerStopped: Promise<void> | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #syncWait: NodeJS.Timeout | undefined;
+  #leading = false;
+
+  constructor(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
+    this.#config = config;
+    this.#kube = kubeConfig;
+    this.#logger = logger;
+    this.#metrics = createMetrics({ leaseName: config.leaseName, workers: config.workers });
+    this.#writer = new KubeClusterWriter(kubeConfig, config.identity);
+    const apis = listApis(kubeConfig);
+    const scopes: (string | undefined)[] =
+      config.watchNamespaces.length > 0 ? [...config.watchNamespaces] : [undefined];
+    for (const namespace of scopes) {
+      const jcs = new Store<ObservedJobChannel>({
+        project: observeJobChannel,
+        onChange: (change) => this.#onJobChannel(change),
+      });
+      this.#jobChannels.push(jcs);
+      this.#watch(
+        `jobchannels${namespace ? `@${namespace}` : ""}`,
+        this.#jobChannelSource(apis, namespace),
+        jcs,
+      );
+      const deployments = new Store<ObservedChild>({
+        project: (o) => observeChild(o, "Deployment"),
+        onChange: (change) => this.#onChild(change),
+      });
+      this.#deployments.push(deployments);
+      this.#watch(
+        `deployments${namespace ? `@${namespace}` : ""}`,
+        this.#deploymentSource(apis, namespace),
+        deployments,
+      );
+      const services = new Store<ObservedChild>({
+        project: (o) => observeChild(o, "Service"),
+        onChange: (change) => this.#onChild(change),
+      });
+      this.#services.push(services);
+      this.#watch(
+        `services${namespace ? `@${namespace}` : ""}`,
+        this.#serviceSource(apis, namespace),
+        services,
+      );
+    }
+    this.#configMaps = new Store<ObservedConfigMap>({
+      project: observeConfigMap,
+      onChange: () => this.#onConfigMap(),
+    });
+    const ns = config.namespace;
+    const fieldSelector = `metadata.name=${config.relayConfigMap}`;
+    this.#watch(
+      "relay-configmap",
+      listWatchSource(
+        kubeConfig,
+        `/api/v1/namespaces/${ns}/configmaps`,
+        () => apis.core.listNamespacedConfigMap({ namespace: ns, fieldSelector }),
+        { fieldSelector },
+      ),
+      this.#configMaps,
+    );
+    this.#reconciler = new JobChannelReconciler({
+      jobChannels: unionReader(this.#jobChannels),
+      deployments: unionReader(this.#deployments),
+      services: unionReader(this.#services),
+      configMaps: this.#configMaps,
+      writer: this.#writer,
+      settings: {
+        workerImage: config.workerImage,
+        redisSecret: config.redisSecret,
+        relayNamespace: config.namespace,
+        relayConfigMap: config.relayConfigMap,
+      },
+      logger,
+    });
+  }
+
+  /** Every watcher has delivered its first list. */
+  get synced(): boolean {
+    return this.#watchers.every((w) => w.synced);
+  }
+
+  async start(): Promise<void> {
+    this.#server = await startHttpServer(
+      this.#config.port,
+      { ready: () => this.synced },
+      this.#metrics.registry,
+    );
+    for (const watcher of this.#watchers) watcher.start();
+    if (!this.#config.leaderElection) {
+      this.#startLeading();
+      return;
+    }
+    const c = this.#config;
+    this.#elector = new LeaderElector({
+      client: kubeLeaseClient(this.#kube, c.namespace, c.leaseName),
+      identity: c.identity,
+      leaseDurationMs: c.leaseDurationSeconds * 1000,
+      renewDeadlineMs: c.renewDeadlineSeconds * 1000,
+      retryPeriodMs: c.retryPeriodSeconds * 1000,
+      logger: this.#logger.child({ lease: `${c.namespace}/${c.leaseName}` }),
+      onStartedLeading: () => this.#startLeading(),
+      onStoppedLeading: () => void this.#stopLeading(),
+    });
+    this.#elector.start();
+  }
+
+  /** Graceful shutdown: finish reconciles in flight, release the Lease, stop watches and the server. */
+  async stop(): Promise<void> {
+    await this.#elector?.stop();
+    await this.#stopLeading();
+    await Promise.all(this.#watchers.map((w) => w.stop()));
+    await new Promise<void>((resolve) => {
+      if (!this.#server) return resolve();
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #watch(name: string, source: ListWatchSource, sink: WatchSink): void {
+    this.#watchers.push(
+      new Watcher({
+        name,
+        source,
+        sink,
+        logger: this.#logger,
+        metrics: this.#metrics.watcher,
+        silenceMs: this.#config.silenceSeconds * 1000,
+      }),
+    );
+  }
+
+  #jobChannelSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
+    const base = `/apis/${GROUP}/${VERSION}`;
+    if (namespace) {
+      return listWatchSource(this.#kube, `${base}/namespaces/${namespace}/${PLURAL}`, () =>
+        apis.custom.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+        }),
+      );
+    }
+    return listWatchSource(this.#kube, `${base}/${PLURAL}`, () =>
+      apis.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+    );
+  }
+
+  #deploymentSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
+    const labelSelector = MANAGED_SELECTOR;
+    if (namespace) {
+      return listWatchSource(
+        this.#kube,
+        `/apis/apps/v1/namespaces/${namespace}/deployments`,
+        () => apis.apps.listNamespacedDeployment({ namespace, labelSelector }),
+        { labelSelector },
+      );
+    }
+    return listWatchSource(
+      this.#kube,
+      "/apis/apps/v1/deployments",
+      () => apis.apps.listDeploymentForAllNamespaces({ labelSelector }),
+      { labelSelector },
+    );
+  }
+
+  #serviceSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
+    const labelSelector = MANAGED_SELECTOR;
+    if (namespace) {
+      return listWatchSource(
+        this.#kube,
+        `/api/v1/namespaces/${namespace}/services`,
+        () => apis.core.listNamespacedService({ namespace, labelSelector }),
+        { labelSelector },
+      );
+    }
+    return listWatchSource(
+      this.#kube,
+      "/api/v1/services",
+      () => apis.core.listServiceForAllNamespaces({ labelSelector }),
+      { labelSelector },
+    );
+  }
+
+  #enqueue(key: string): void {
+    this.#queue?.add(key);
+  }
+
+  #jobChannelKeys(): string[] {
+    return this.#jobChannels.flatMap((s) => s.keys());
+  }
+
+  #onJobChannel({ key, before, after }: StoreChange<ObservedJobChannel>): void {
+    this.#enqueue(key);
+    this.#enqueue(RELAY_CONFIG_QUEUE_KEY);
+    // Another JobChannel's conflict state may depend on this one: requeue every claimant of the channel.
+    const channels = new Set([channelOfObserved(before), channelOfObserved(after)].filter(Boolean));
+    if (channels.size === 0) return;
+    for (const store of this.#jobChannels) {
+      for (const other of store.list()) {
+        const channel = channelOfObserved(other);
+        if (other.ok && channel && channels.has(channel)) {
+          this.#enqueue(`${other.value.metadata.namespace}/${other.value.metadata.name}`);
+        }
+      }
+    }
+  }
+
+  #onChild({ before, after }: StoreChange<ObservedChild>): void {
+    const owner = after?.owner ?? before?.owner;
+    if (owner) this.#enqueue(owner);
+  }
+
+  #onConfigMap(): void {
+    this.#enqueue(RELAY_CONFIG_QUEUE_KEY);
+    for (const key of this.#jobChannelKeys()) this.#enqueue(key);
+  }
+
+  #resync(): void {
+    this.#enqueue(RELAY_CONFIG_QUEUE_KEY);
+    for (const key of this.#jobChannelKeys()) this.#enqueue(key);
+  }
+
+  /** Starts reconciling once every cache is synced, so the relay config is never computed from a partial list. */
+  #startLeading(): void {
+    this.#leading = true;
+    this.#metrics.leader(true);
+    const begin = (): void => {
+      if (!this.#leading || this.#runner) return;
+      if (!this.synced) {
+        this.#syncWait = setTimeout(begin, 100);
+        return;
+      }
+      const queue = new WorkQueue({ limiter: new RateLimiter(), metrics: this.#metrics.queue });
+      this.#queue = queue;
+      this.#runner = new Runner({
+        queue,
+        reconciler: this.#reconciler,
+        logger: this.#logger,
+        metrics: this.#metrics.runner,
+        workers: this.#config.workers,
+      });
+      this.#runner.start();
+      this.#resync();
+      this.#resyncTimer = setInterval(() => this.#resync(), this.#config.resyncSeconds * 1000);
+      this.#logger.info({ jobChannels: this.#jobChannelKeys().length }, "reconciling started");
+    };
+    begin();
+  }
+
+  /** Stops reconciling at once: no new reconcile starts; resolves when those in flight have ended. */
+  #stopLeading(): Promise<void> {
+    this.#leading = false;
+    this.#metrics.leader(false);
+    if (this.#syncWait) clearTimeout(this.#syncWait);
+    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    this.#resyncTimer = undefined;
+    const runner = this.#runner;
+    this.#runner = undefined;
+    this.#queue = undefined;
+    if (runner) {
+      this.#logger.info("reconciling stopped");
+      this.#runnerStopped = runner.stop();
+    }
+    return this.#runnerStopped ?? Promise.resolve();
+  }
+}
