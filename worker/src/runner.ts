@@ -207,7 +207,11 @@ export class Runner {
         );
       }
       const context = this.#context(job, type, fields, runInfo, file, signal, log);
-      const result = await Promise.race([type.handler(context), abortion(signal)]);
+      // The abort listener goes first, so an abort wins over a handler that settles on the same abort.
+      const aborted = abortion(signal);
+      aborted.catch(() => undefined);
+      const result = await Promise.race([aborted, type.handler(context)]);
+      signal.throwIfAborted();
       await this.#complete(job, fields, runInfo, result);
       this.#metrics.duration.observe({ channel: job.type, status: "completed" }, seconds());
       log.info({ attempt, seconds: seconds() }, "job completed");
