@@ -1,6 +1,6 @@
 // Outbound frames built once: the complete WebSocket wire bytes, written as-is to every recipient.
 import { isTerminalStatus, type JobUpdate } from "@jobchannel/protocol";
-import WebSocket from "ws";
+import * as ws from "ws";
 
 interface SenderStatic {
   frame(
@@ -9,8 +9,8 @@ interface SenderStatic {
   ): Buffer[];
 }
 
-// ws exports its Sender (WebSocket.Sender) but @types/ws does not declare it.
-const Sender = (WebSocket as unknown as { Sender: SenderStatic }).Sender;
+// ws exports its Sender (the class that frames messages) but @types/ws does not declare it.
+const Sender = (ws as unknown as { Sender: SenderStatic }).Sender;
 const TEXT_OPCODE = 0x01;
 
 /** A frame ready for the socket, with what the send queue needs to collapse it. */
