@@ -79,12 +79,16 @@ export class Recorder {
   }
 }
 
+/** A decoded answer body; tests read its fields loosely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers differ per endpoint; assertions check them
+export type Answer = { status: number; body: any };
+
 /** POSTs JSON; resolves with status and decoded body. */
 export async function postJson(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<Answer> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -99,7 +103,7 @@ export async function postFile(
   file: { bytes: Uint8Array | string; name: string; type?: string },
   fields: Record<string, string> = {},
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<Answer> {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   const data = typeof file.bytes === "string" ? file.bytes : new Uint8Array(file.bytes);

@@ -8,7 +8,7 @@ import { waitFor } from "@jobchannel/testkit";
 import express from "express";
 import { SignJWT } from "jose";
 import { createWorker, type JobchannelWorker } from "../src/create-worker.ts";
-import { postFile, postJson, silentLogger } from "./helpers.ts";
+import { postFile, postJson, silentLogger, type Answer } from "./helpers.ts";
 
 const secret = "router-test-secret-router-test-secret";
 const servers: Server[] = [];
@@ -78,7 +78,7 @@ test("accepts the original guide's POST /api/<channel>", async () => {
 });
 
 test("answers a coded 4xx for every bad request", async () => {
-  const cases: [Promise<{ status: number; body: any }>, number, string][] = [
+  const cases: [Promise<Answer>, number, string][] = [
     [postJson(`${dev.base}/jobs/nope`, {}), 404, "unknown_job_type"],
     [postJson(`${dev.base}/jobs/Bad_Name`, {}), 400, "bad_request"],
     [postJson(`${dev.base}/jobs/file-upload`, {}), 400, "missing_file"],
