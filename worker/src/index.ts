@@ -14,6 +14,7 @@ export { ERROR_CODES, UnrecoverableError, WorkerError, WorkerErrorCode } from ".
 export {
   defineJob,
   invalidInput,
+  uploadFields,
   type AnyJobDefinition,
   type FileInfo,
   type JobContext,

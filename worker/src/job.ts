@@ -76,6 +76,11 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   readonly fields?: (input: Input, file: FileInfo | undefined) => Record<string, unknown>;
 }
 
+/** The `fields` of a job type whose input is an upload: its file name and size. */
+export function uploadFields(_input: unknown, file: FileInfo | undefined): Record<string, unknown> {
+  return file ? { filename: file.filename, size: file.bytes } : {};
+}
+
 /** A 400 `invalid_input` refusal naming the offending field; throw it from `parseInput`. */
 export function invalidInput(field: string, message: string): WorkerError {
   return new WorkerError(WorkerErrorCode.InvalidInput, field ? `${field}: ${message}` : message, {

@@ -13,7 +13,7 @@ import {
   type QueueHooks,
   type QueuedJob,
 } from "./queue.ts";
-import { RedisUploadStore, storedFile, uploadKey } from "./upload-store.ts";
+import { RedisUploadStore, openUpload, uploadKey } from "./upload-store.ts";
 
 /** Options of {@link BullMQQueue}. */
 export interface BullMQQueueOptions {
@@ -108,12 +108,8 @@ export class BullMQQueue implements JobQueue {
     });
   }
 
-  async openFile(job: QueuedJob): Promise<JobFile | undefined> {
-    if (!job.file) return undefined;
-    const size = await this.#uploads.size(this.#key(job));
-    return size === job.file.bytes
-      ? storedFile(this.#uploads, this.#key(job), job.file)
-      : undefined;
+  openFile(job: QueuedJob): Promise<JobFile | undefined> {
+    return openUpload(this.#uploads, this.#key(job), job.file);
   }
 
   async discardFile(job: QueuedJob): Promise<void> {

@@ -11,7 +11,7 @@ import {
   type QueueHooks,
   type QueuedJob,
 } from "./queue.ts";
-import { MemoryUploadStore, storedFile, uploadKey } from "./upload-store.ts";
+import { MemoryUploadStore, openUpload, uploadKey } from "./upload-store.ts";
 
 /** Options of {@link MemoryQueue}. */
 export interface MemoryQueueOptions {
@@ -54,12 +54,8 @@ export class MemoryQueue implements JobQueue {
     this.#pump();
   }
 
-  async openFile(job: QueuedJob): Promise<JobFile | undefined> {
-    if (!job.file) return undefined;
-    const size = await this.#uploads.size(this.#key(job));
-    return size === job.file.bytes
-      ? storedFile(this.#uploads, this.#key(job), job.file)
-      : undefined;
+  openFile(job: QueuedJob): Promise<JobFile | undefined> {
+    return openUpload(this.#uploads, this.#key(job), job.file);
   }
 
   async discardFile(job: QueuedJob): Promise<void> {

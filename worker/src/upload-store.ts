@@ -93,6 +93,16 @@ export function storedFile(store: UploadStore, key: string, info: FileInfo): Job
   };
 }
 
+/** The stored upload of `info` under `key`, or `undefined` when it is missing or not whole. */
+export async function openUpload(
+  store: UploadStore,
+  key: string,
+  info: FileInfo | undefined,
+): Promise<JobFile | undefined> {
+  if (!info) return undefined;
+  return (await store.size(key)) === info.bytes ? storedFile(store, key, info) : undefined;
+}
+
 /** The key of a job's upload: under its channel's hash tag, beside the job state. */
 export function uploadKey(prefix: string, channel: string, jobId: string): string {
   return `${prefix}{${channel}}:upload:${jobId}`;

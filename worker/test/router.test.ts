@@ -38,6 +38,16 @@ async function serve(auth?: {
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`, store, updates };
 }
 
+async function answer(res: Response): Promise<Answer> {
+  return { status: res.status, body: await res.json() };
+}
+
+function postRaw(url: string, contentType: string, body: string): Promise<Answer> {
+  return fetch(url, { method: "POST", headers: { "content-type": contentType }, body }).then(
+    answer,
+  );
+}
+
 let dev: Awaited<ReturnType<typeof serve>>;
 let secured: Awaited<ReturnType<typeof serve>>;
 
@@ -99,49 +109,12 @@ test("answers a coded 4xx for every bad request", async () => {
       "invalid_input",
     ],
     [postJson(`${dev.base}/jobs/job-updates`, { pad: "x".repeat(3000) }), 413, "payload_too_large"],
+    [postRaw(`${dev.base}/jobs/job-updates`, "application/json", "{nope"), 400, "invalid_json"],
+    [postRaw(`${dev.base}/jobs/job-updates`, "text/plain", "hi"), 415, "unsupported_media_type"],
+    [postRaw(`${dev.base}/jobs/file-upload`, "multipart/form-data", "x"), 400, "bad_request"],
+    [fetch(`${dev.base}/jobs/file-upload/missing`).then(answer), 404, "job_not_found"],
     [
-      fetch(`${dev.base}/jobs/job-updates`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: "{nope",
-      }).then(async (r) => ({ status: r.status, body: await r.json() })),
-      400,
-      "invalid_json",
-    ],
-    [
-      fetch(`${dev.base}/jobs/job-updates`, {
-        method: "POST",
-        headers: { "content-type": "text/plain" },
-        body: "hi",
-      }).then(async (r) => ({
-        status: r.status,
-        body: await r.json(),
-      })),
-      415,
-      "unsupported_media_type",
-    ],
-    [
-      fetch(`${dev.base}/jobs/file-upload`, {
-        method: "POST",
-        headers: { "content-type": "multipart/form-data" },
-        body: "x",
-      }).then(async (r) => ({ status: r.status, body: await r.json() })),
-      400,
-      "bad_request",
-    ],
-    [
-      fetch(`${dev.base}/jobs/file-upload/missing`).then(async (r) => ({
-        status: r.status,
-        body: await r.json(),
-      })),
-      404,
-      "job_not_found",
-    ],
-    [
-      fetch(`${dev.base}/jobs/file-upload`, { method: "DELETE" }).then(async (r) => ({
-        status: r.status,
-        body: await r.json(),
-      })),
+      fetch(`${dev.base}/jobs/file-upload`, { method: "DELETE" }).then(answer),
       405,
       "method_not_allowed",
     ],

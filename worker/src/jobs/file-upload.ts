@@ -1,7 +1,7 @@
 // Built-in job type file-upload: SHA-256 and byte count of an upload, progress by bytes read.
 import { createHash } from "node:crypto";
 import { UnrecoverableError } from "../errors.ts";
-import { defineJob } from "../job.ts";
+import { defineJob, uploadFields } from "../job.ts";
 
 /** The `result` of a completed file-upload job. */
 export interface FileUploadResult {
@@ -19,7 +19,7 @@ export const fileUpload = defineJob<Record<string, never>, FileUploadResult>({
   name: "file-upload",
   upload: "required",
   parseInput: () => ({}),
-  fields: (_input, file) => (file ? { filename: file.filename, size: file.bytes } : {}),
+  fields: uploadFields,
   async handler({ file, progress, signal }) {
     if (!file) throw new UnrecoverableError("file-upload needs an upload in the field file");
     const hash = createHash("sha256");

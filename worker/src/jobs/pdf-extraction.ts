@@ -1,7 +1,7 @@
 // Built-in job type pdf-extraction: text extracted page by page with pdf.js (unpdf), progress by pages.
 import { getDocumentProxy } from "unpdf";
 import { UnrecoverableError } from "../errors.ts";
-import { defineJob } from "../job.ts";
+import { defineJob, uploadFields } from "../job.ts";
 
 /** Text of one page, cut to {@link MAX_PAGE_CHARS}. */
 export interface PageText {
@@ -49,7 +49,7 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
   name: "pdf-extraction",
   upload: "required",
   parseInput: () => ({}),
-  fields: (_input, file) => (file ? { filename: file.filename, size: file.bytes } : {}),
+  fields: uploadFields,
   async handler({ file, progress, signal }) {
     if (!file) throw new UnrecoverableError("pdf-extraction needs an upload in the field file");
     const bytes = await file.read();
