@@ -40,6 +40,8 @@ export interface ConnectionHost {
 
 /** ws closes an oversize frame with 1009; the protocol's code for it is 4413. */
 const WS_MESSAGE_TOO_BIG = 1009;
+/** Time a closed connection gets to answer the close handshake before its socket is cut, ms. */
+const CLOSE_GRACE_MS = 5000;
 /** Longest delay a Node timer takes, ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,6 +66,11 @@ export class Subscription implements HubMember<OutboundFrame> {
   pending: OutboundFrame[] | null = [];
   /** Bumped by each snapshot read, so a superseded read is ignored. */
   generation = 0;
+  /**
+   * The snapshot's seq per job, kept a short while after it was sent: a live update already in the
+   * snapshot may still arrive late (it travels on another Redis connection), and is skipped.
+   */
+  floor: Map<string, number> | null = null;
 
   constructor(connection: Connection, channel: string) {
     this.connection = connection;
@@ -75,6 +82,13 @@ export class Subscription implements HubMember<OutboundFrame> {
       this.pending.push(frame);
       return false;
     }
+    if (
+      this.floor !== null &&
+      frame.seq !== undefined &&
+      frame.seq <= (this.floor.get(frame.jobId!) ?? 0)
+    ) {
+      return false;
+    }
     return this.connection.write(frame);
   }
 }
@@ -82,6 +96,8 @@ export class Subscription implements HubMember<OutboundFrame> {
 export class Connection {
   readonly ws: WebSocket;
   readonly subscriptions = new Map<string, Subscription>();
+  /** Set while an auth frame is being verified; later frames wait for it. */
+  busy: Promise<void> | undefined;
   readonly #socket: Duplex;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
@@ -190,6 +206,9 @@ export class Connection {
     this.#queue = undefined;
     clearTimeout(this.#expiry);
     this.ws.close(code, reason);
+    // ws waits 30 s for a peer that stopped reading; a slow or dead client gets less.
+    this.#expiry = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    this.#expiry.unref();
   }
 
   #cork(): void {

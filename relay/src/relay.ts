@@ -99,6 +99,9 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   rateLimitBurst: 40,
 });
 
+/** How long live updates already contained in a snapshot are still recognised and skipped, ms. */
+const SNAPSHOT_STRAGGLER_MS = 2000;
+
 /** Starts a relay: the broker subscription and the config source begin at once. */
 export function createRelay(options: RelayOptions): Relay {
   return new JobRelay(options);
@@ -265,14 +268,35 @@ class JobRelay implements Relay, ConnectionHost {
   // ---- client frames ----
 
   onFrame(connection: Connection, frame: ClientFrame): void {
+    // Frames after an auth frame wait for its verification: "auth, then subscribe" must see the new token.
+    const run = (): Promise<void> | undefined => this.#handle(connection, frame);
+    const next = connection.busy ? connection.busy.then(run) : run();
+    if (next === undefined) return;
+    const tracked: Promise<void> = next.then(
+      () => {
+        if (connection.busy === tracked) connection.busy = undefined;
+      },
+      (e: unknown) => {
+        if (connection.busy === tracked) connection.busy = undefined;
+        this.#log.error(
+          { err: e instanceof Error ? e.message : String(e) },
+          "frame handling failed",
+        );
+      },
+    );
+    connection.busy = tracked;
+  }
+
+  #handle(connection: Connection, frame: ClientFrame): Promise<void> | undefined {
     switch (frame.type) {
       case "subscribe":
-        return this.#subscribe(connection, frame.channels);
+        this.#subscribe(connection, frame.channels);
+        return undefined;
       case "unsubscribe":
         for (const channel of frame.channels) this.#unsubscribe(connection, channel, "requested");
-        return;
+        return undefined;
       case "auth":
-        return void this.#reauthenticate(connection, frame.token);
+        return this.#reauthenticate(connection, frame.token);
     }
   }
 
@@ -349,16 +373,14 @@ class JobRelay implements Relay, ConnectionHost {
     connection.sendText(JSON.stringify({ type: "subscribed", channel, jobs: visible }));
     const held = subscription.pending ?? [];
     subscription.pending = null;
-    let written = 0;
-    for (const frame of held) {
-      if (
-        frame.seq !== undefined &&
-        frame.jobId !== undefined &&
-        frame.seq <= (seqs.get(frame.jobId) ?? 0)
-      )
-        continue;
-      if (connection.write(frame)) written++;
+    if (seqs.size > 0) {
+      subscription.floor = seqs;
+      setTimeout(() => {
+        if (subscription.floor === seqs) subscription.floor = null;
+      }, SNAPSHOT_STRAGGLER_MS).unref();
     }
+    let written = 0;
+    for (const frame of held) if (subscription.deliver(frame)) written++;
     if (written > 0) this.metrics.channel(channel).delivered.inc(written);
   }
 
