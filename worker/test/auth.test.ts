@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SignJWT } from "jose";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { createAuthenticator } from "../src/auth.ts";
 
 const secret = "test-secret-of-enough-length-for-hs256";
@@ -66,4 +68,28 @@ test("checks issuer and audience when set", async () => {
     .setExpirationTime("5m")
     .sign(new TextEncoder().encode(secret));
   assert.equal((await auth.authenticate(`Bearer ${good}`, undefined)).userId, "a");
+});
+
+test("verifies ES256 tokens against a JWKS URL", async () => {
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+  const server = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const auth = createAuthenticator({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+    const good = await new SignJWT({ sub: "carol" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setExpirationTime("5m")
+      .sign(privateKey);
+    assert.equal((await auth.authenticate(`Bearer ${good}`, undefined)).userId, "carol");
+    await assert.rejects(auth.authenticate(`Bearer ${await token({ sub: "a" })}`, undefined), {
+      code: "unauthorized",
+    });
+  } finally {
+    server.close();
+  }
 });

@@ -54,7 +54,7 @@ test("refuses an invalid update with a coded error and writes nothing", async ()
     [{ status: "processing", progress: 101 }, "invalid_update", "progress"],
     [{ status: "failed", error: 5 }, "invalid_update", "error"],
     [
-      { status: "queued", nested: { __proto__: null, ["__proto__"]: 1 } },
+      { status: "queued", nested: JSON.parse('{"__proto__":1}') },
       "invalid_update",
       "nested.__proto__",
     ],
