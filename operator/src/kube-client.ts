@@ -1,4 +1,5 @@
 // The operator's Kubernetes API calls: server-side apply of children and status, deletes, events, list+watch sources.
+import { randomBytes } from "node:crypto";
 import {
   AppsV1Api,
   CoreV1Api,
@@ -55,6 +56,11 @@ function metaOf(object: Record<string, unknown>): { name: string; namespace: str
     throw new Error("object to apply needs metadata.name and metadata.namespace");
   }
   return { name: meta.name, namespace: meta.namespace };
+}
+
+/** `<object>.<hex time><hex random>`, as client-go names Events (generateName may not end in a dot). */
+function eventName(objectName: string): string {
+  return `${objectName}.${Date.now().toString(16)}${randomBytes(4).toString("hex")}`;
 }
 
 /** 404 is success for a delete. */
@@ -137,7 +143,7 @@ export class KubeClusterWriter implements ClusterWriter {
     await this.#events.createNamespacedEvent({
       namespace: regarding.namespace,
       body: {
-        metadata: { generateName: `${regarding.name}.`, namespace: regarding.namespace },
+        metadata: { name: eventName(regarding.name), namespace: regarding.namespace },
         eventTime: new V1MicroTime(),
         type: event.type,
         reason: event.reason,

@@ -1,0 +1,460 @@
+// The operator against a real control plane: examples applied, children, relay ConfigMap, status, drift, GC, conflicts, API restarts.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { waitFor } from "@jobchannel/testkit";
+import { REPO_ROOT } from "./fixtures.ts";
+import {
+  OPERATOR_NAMESPACE,
+  condition,
+  startCluster,
+  startOperator,
+  type TestCluster,
+  type TestOperator,
+} from "./cluster.ts";
+
+const SEED = ["bulk-upload", "file-upload", "job-updates", "pdf-extraction"];
+const WAIT = { timeoutMs: 60_000, intervalMs: 250 };
+
+let cluster: TestCluster;
+let operator: TestOperator;
+
+async function relayChannels(): Promise<any[]> {
+  const cm = await cluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
+  return cm ? JSON.parse(cm.data["channels.json"]).channels : [];
+}
+
+async function env(deployment: any): Promise<Record<string, any>> {
+  const container = deployment.spec.template.spec.containers[0];
+  return Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+}
+
+describe("jobchannel-operator against a real control plane", { timeout: 600_000 }, () => {
+  before(async () => {
+    cluster = await startCluster(["apps", "team-b"]);
+    operator = await startOperator(cluster);
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await cluster?.stop();
+  });
+
+  it("turns kubectl apply of the examples into worker Deployments, Services and a relay ConfigMap listing all four", async () => {
+    await cluster.kubectl([
+      "apply",
+      "-n",
+      "apps",
+      "-f",
+      new URL("examples/jobchannels/", REPO_ROOT).pathname,
+    ]);
+    const deployments = await waitFor(
+      async () => {
+        const list = await cluster.getJson(["deployments", "-n", "apps"]);
+        return list.items.length === 4 ? list.items : undefined;
+      },
+      { ...WAIT, what: "four worker Deployments" },
+    );
+    assert.deepEqual(
+      deployments.map((d: any) => d.metadata.name).sort(),
+      SEED.map((s) => `${s}-worker`),
+    );
+    const services = await cluster.getJson(["services", "-n", "apps"]);
+    assert.deepEqual(
+      services.items.map((s: any) => s.metadata.name).sort(),
+      SEED.map((s) => `${s}-worker`),
+    );
+    await waitFor(async () => (await relayChannels()).length === 4, {
+      ...WAIT,
+      what: "the relay ConfigMap",
+    });
+    const channels = await relayChannels();
+    assert.deepEqual(
+      channels.map((c) => c.name),
+      SEED,
+    );
+    assert.deepEqual(
+      channels.find((c) => c.name === "bulk-upload"),
+      {
+        name: "bulk-upload",
+        access: "authenticated",
+        visibility: "user",
+        history: { maxJobs: 500, ttlSeconds: 3600 },
+        maxMessageBytes: 65536,
+      },
+    );
+  });
+
+  it("applies children with server-side apply, a controller ownerReference and the secret-sourced REDIS_URL", async () => {
+    const d = await cluster.getJson([
+      "deployment",
+      "file-upload-worker",
+      "-n",
+      "apps",
+      "--show-managed-fields",
+    ]);
+    const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
+    assert.deepEqual(
+      d.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.uid, r.controller]),
+      [["JobChannel", "file-upload", jc.metadata.uid, true]],
+    );
+    assert.ok(
+      d.metadata.managedFields.some(
+        (f: any) => f.manager === "jobchannel-operator" && f.operation === "Apply",
+      ),
+      "managed by jobchannel-operator through Apply",
+    );
+    const vars = await env(d);
+    assert.equal(vars.JOBCHANNEL_JOB_TYPES, "file-upload");
+    assert.deepEqual(vars.REDIS_URL, {
+      secretKeyRef: { name: "jobchannel-redis", key: "REDIS_URL" },
+    });
+    assert.equal(vars.JOBCHANNEL_CONCURRENCY, "4");
+    assert.equal(d.spec.template.spec.containers[0].image, "jobchannel/worker:test");
+  });
+
+  it("reports ChannelRegistered=True and worker availability as the deployment controller does", async () => {
+    for (const name of SEED) {
+      const jc = await waitFor(
+        async () => {
+          const jc = await cluster.getJson(["jc", name, "-n", "apps"]);
+          const workers = condition(jc, "WorkersAvailable");
+          return condition(jc, "ChannelRegistered")?.status === "True" &&
+            workers?.status === "False"
+            ? jc
+            : undefined;
+        },
+        { ...WAIT, what: `${name}'s conditions` },
+      );
+      const deployment = await cluster.getJson(["deployment", `${name}-worker`, "-n", "apps"]);
+      // No kubelet runs here: pods are created but never become ready, and the status says so.
+      assert.equal(condition(jc, "WorkersAvailable")?.reason, "WorkersUnavailable");
+      assert.match(condition(jc, "WorkersAvailable")!.message, /MinimumReplicasUnavailable/);
+      assert.equal(condition(jc, "Ready")?.status, "False");
+      await waitFor(
+        async () => {
+          const fresh = await cluster.getJson(["jc", name, "-n", "apps"]);
+          const d = await cluster.getJson(["deployment", `${name}-worker`, "-n", "apps"]);
+          return (
+            fresh.status.workers.replicas === (d.status.replicas ?? 0) &&
+            fresh.status.workers.readyReplicas === (d.status.readyReplicas ?? 0)
+          );
+        },
+        { ...WAIT, what: `${name}'s worker counts to match its Deployment` },
+      );
+      assert.equal(jc.status.workers.desiredReplicas, deployment.spec.replicas);
+      assert.equal(jc.status.observedGeneration, jc.metadata.generation);
+      assert.equal(jc.status.redisChannel, `jobchannel:${name}`);
+    }
+  });
+
+  it("prints CHANNEL, ACCESS, WORKERS, READY and AGE for kubectl get jc", async () => {
+    const text = await cluster.kubectl(["get", "jc", "-n", "apps"]);
+    const [header, ...rows] = text
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(header, ["NAME", "CHANNEL", "ACCESS", "WORKERS", "READY", "AGE"]);
+    const fileUpload = rows.find((r) => r[0] === "file-upload");
+    assert.deepEqual(fileUpload?.slice(0, 5), [
+      "file-upload",
+      "file-upload",
+      "authenticated",
+      "0/2",
+      "False",
+    ]);
+    assert.ok(
+      (await cluster.kubectl(["get", "jobchannel", "-n", "apps"])).includes("pdf-extraction"),
+      "category/short names resolve",
+    );
+  });
+
+  it("records Events on condition transitions", async () => {
+    const events = await cluster.getJson(["events.events.k8s.io", "-n", "apps"]);
+    const ours = events.items.filter(
+      (e: any) => e.reportingController === "jobchannel.io/operator",
+    );
+    assert.ok(
+      ours.some((e: any) => e.reason === "Registered" && e.regarding.name === "file-upload"),
+    );
+    assert.ok(ours.some((e: any) => e.reason === "WorkersUnavailable" && e.type === "Warning"));
+  });
+
+  it("updates the children, the relay entry and observedGeneration when a spec is edited", async () => {
+    await cluster.kubectl([
+      "patch",
+      "jc",
+      "file-upload",
+      "-n",
+      "apps",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { access: "public", worker: { replicas: 3, concurrency: 7 } } }),
+    ]);
+    const d = await waitFor(
+      async () => {
+        const d = await cluster.getJson(["deployment", "file-upload-worker", "-n", "apps"]);
+        return d.spec.replicas === 3 ? d : undefined;
+      },
+      { ...WAIT, what: "3 replicas" },
+    );
+    assert.equal((await env(d)).JOBCHANNEL_CONCURRENCY, "7");
+    await waitFor(
+      async () =>
+        (await relayChannels()).find((c) => c.name === "file-upload")?.access === "public",
+      {
+        ...WAIT,
+        what: "the relay entry to say public",
+      },
+    );
+    await waitFor(
+      async () => {
+        const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
+        return (
+          jc.metadata.generation === 2 &&
+          jc.status.observedGeneration === 2 &&
+          jc.status.workers.desiredReplicas === 3
+        );
+      },
+      { ...WAIT, what: "observedGeneration 2" },
+    );
+  });
+
+  it("brings back a deleted child and repairs a hand-edited one", async () => {
+    const before = await cluster.getJson(["deployment", "bulk-upload-worker", "-n", "apps"]);
+    await cluster.kubectl([
+      "delete",
+      "deployment",
+      "bulk-upload-worker",
+      "-n",
+      "apps",
+      "--wait=false",
+    ]);
+    await cluster.kubectl([
+      "delete",
+      "service",
+      "job-updates-worker",
+      "-n",
+      "apps",
+      "--wait=false",
+    ]);
+    await waitFor(
+      async () => {
+        const d = await cluster.getJson(["deployment", "bulk-upload-worker", "-n", "apps"]);
+        return d && d.metadata.uid !== before.metadata.uid;
+      },
+      { ...WAIT, what: "the Deployment to come back" },
+    );
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["service", "job-updates-worker", "-n", "apps"])) !== undefined,
+      {
+        ...WAIT,
+        what: "the Service to come back",
+      },
+    );
+    await cluster.kubectl([
+      "scale",
+      "deployment",
+      "pdf-extraction-worker",
+      "-n",
+      "apps",
+      "--replicas=5",
+    ]);
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "pdf-extraction-worker", "-n", "apps"])).spec
+          .replicas === 1,
+      { ...WAIT, what: "replicas to be repaired to 1" },
+    );
+  });
+
+  it("refuses an invalid JobChannel with a readable message", async () => {
+    const invalid = (spec: object, name = "broken") =>
+      JSON.stringify({
+        apiVersion: "jobchannel.io/v1alpha1",
+        kind: "JobChannel",
+        metadata: { name, namespace: "apps" },
+        spec,
+      });
+    await assert.rejects(
+      cluster.kubectl(
+        ["apply", "-f", "-"],
+        invalid({
+          channel: "Not_A_Label",
+          access: "everyone",
+          worker: { jobType: "x", replicas: 1000 },
+        }),
+      ),
+      (error: Error) => {
+        assert.match(error.message, /spec\.channel: Invalid value: "Not_A_Label"/);
+        assert.match(error.message, /spec\.access: Unsupported value: "everyone"/);
+        assert.match(
+          error.message,
+          /spec\.worker\.replicas: Invalid value: 1000: .*less than or equal to 100/,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      cluster.kubectl(["apply", "-f", "-"], invalid({ worker: { replicas: 1 } })),
+      /spec\.worker\.jobType is required when spec\.worker\.image is not set/,
+    );
+    await assert.rejects(
+      cluster.kubectl([
+        "patch",
+        "jc",
+        "file-upload",
+        "-n",
+        "apps",
+        "--type=merge",
+        "-p",
+        '{"spec":{"channel":"other"}}',
+      ]),
+      /spec\.channel is immutable/,
+    );
+  });
+
+  it("gives a second claim on a channel ChannelConflict, no workers and no relay entry, and hands it over when the owner goes", async () => {
+    const manifest = JSON.stringify({
+      apiVersion: "jobchannel.io/v1alpha1",
+      kind: "JobChannel",
+      metadata: { name: "uploads", namespace: "team-b" },
+      spec: {
+        channel: "job-updates",
+        access: "public",
+        worker: { jobType: "job-updates", replicas: 1 },
+      },
+    });
+    await cluster.kubectl(["apply", "-f", "-"], manifest);
+    const loser = await waitFor(
+      async () => {
+        const jc = await cluster.getJson(["jc", "uploads", "-n", "team-b"]);
+        return condition(jc, "Ready")?.reason === "ChannelConflict" ? jc : undefined;
+      },
+      { ...WAIT, what: "ChannelConflict" },
+    );
+    assert.match(condition(loser, "Ready")!.message, /apps\/job-updates/);
+    assert.equal(condition(loser, "ChannelRegistered")?.status, "False");
+    assert.equal(
+      await cluster.getJson(["deployment", "uploads-worker", "-n", "team-b"]),
+      undefined,
+    );
+    const entries = (await relayChannels()).filter((c) => c.name === "job-updates");
+    assert.deepEqual(
+      entries.map((c) => c.access),
+      ["authenticated"],
+      "the older claim's settings stay",
+    );
+    const events = await cluster.getJson(["events.events.k8s.io", "-n", "team-b"]);
+    assert.ok(
+      events.items.some((e: any) => e.reason === "ChannelConflict" && e.type === "Warning"),
+    );
+
+    // Deleting the owner: its children go by garbage collection, the channel passes to the newer claim.
+    await cluster.kubectl(["delete", "jc", "job-updates", "-n", "apps", "--wait=false"]);
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "job-updates-worker", "-n", "apps"])) === undefined,
+      {
+        ...WAIT,
+        what: "garbage collection of the Deployment",
+      },
+    );
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["service", "job-updates-worker", "-n", "apps"])) === undefined,
+      {
+        ...WAIT,
+        what: "garbage collection of the Service",
+      },
+    );
+    await waitFor(
+      async () => {
+        const jc = await cluster.getJson(["jc", "uploads", "-n", "team-b"]);
+        return condition(jc, "ChannelRegistered")?.status === "True";
+      },
+      { ...WAIT, what: "the newer claim to take the channel" },
+    );
+    assert.equal((await relayChannels()).find((c) => c.name === "job-updates")?.access, "public");
+    assert.ok(await cluster.getJson(["deployment", "uploads-worker", "-n", "team-b"]));
+  });
+
+  it("removes a deleted JobChannel's children and its relay entry", async () => {
+    await cluster.kubectl(["delete", "jc", "pdf-extraction", "-n", "apps", "--wait=false"]);
+    await waitFor(async () => !(await relayChannels()).some((c) => c.name === "pdf-extraction"), {
+      ...WAIT,
+      what: "the relay entry to go",
+    });
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "pdf-extraction-worker", "-n", "apps"])) ===
+        undefined,
+      {
+        ...WAIT,
+        what: "garbage collection",
+      },
+    );
+  });
+
+  it("recovers from an API server stop and restart and converges without restarting itself", async () => {
+    const restartsBefore = await operator.metric("jobchannel_operator_watch_restarts_total");
+    await cluster.restartApiServer(3000);
+    assert.equal(operator.process.child.exitCode, null, "the operator kept running");
+    await cluster.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "jobchannel.io/v1alpha1",
+        kind: "JobChannel",
+        metadata: { name: "reports", namespace: "apps" },
+        spec: { worker: { image: "example/reports:1", replicas: 1 } },
+      }),
+    );
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "reports-worker", "-n", "apps"])) !== undefined,
+      {
+        ...WAIT,
+        what: "the new JobChannel's Deployment after the restart",
+      },
+    );
+    await waitFor(async () => (await relayChannels()).some((c) => c.name === "reports"), {
+      ...WAIT,
+      what: "its relay entry",
+    });
+    assert.ok((await operator.metric("jobchannel_operator_watch_restarts_total")) > restartsBefore);
+    assert.equal(operator.process.child.exitCode, null);
+  });
+
+  it("serves /healthz, /readyz and controller-runtime's metric names", async () => {
+    const base = `http://127.0.0.1:${operator.port}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const text = await operator.metrics();
+    for (const name of [
+      "controller_runtime_reconcile_total",
+      "controller_runtime_reconcile_errors_total",
+      "controller_runtime_reconcile_time_seconds_bucket",
+      "workqueue_depth",
+      "workqueue_adds_total",
+      "workqueue_retries_total",
+      "workqueue_queue_duration_seconds_bucket",
+      "workqueue_work_duration_seconds_bucket",
+      "leader_election_master_status",
+      "jobchannel_operator_watch_relists_total",
+    ]) {
+      assert.match(text, new RegExp(`^${name}`, "m"), name);
+    }
+    assert.ok(
+      (await operator.metric("controller_runtime_reconcile_total", { result: "success" })) > 0,
+    );
+    assert.equal(await operator.metric("leader_election_master_status"), 1);
+  });
+
+  it("logs the object key on reconcile lines and stops cleanly on SIGTERM, releasing its Lease", async () => {
+    assert.match(operator.process.logTail(), /"key":"apps\/reports"/);
+    await operator.stop();
+    assert.equal(operator.process.child.exitCode, 0);
+    const lease = await cluster.getJson(["lease", "jobchannel-operator", "-n", OPERATOR_NAMESPACE]);
+    assert.equal(lease.spec.holderIdentity ?? "", "");
+  });
+});
