@@ -32,6 +32,8 @@ export interface BulkUploadInput {
 
 export const REQUIRED_COLUMNS = ["name", "email"] as const;
 export const MAX_REPORTED_ERRORS = 50;
+/** Wider files are refused: the header is part of the result. */
+export const MAX_COLUMNS = 100;
 
 const EMAIL = /^[^\s@",;<>]+@[^\s@",;<>]+\.[^\s@",;<>]+$/;
 const PHONE = /^\+?[0-9 ()-]{7,20}$/;
@@ -116,7 +118,12 @@ export const bulkUpload = defineJob<BulkUploadInput, BulkUploadResult>({
       }>) {
         signal.throwIfAborted();
         if (!columns) {
-          columns = record.map((c) => c.trim().toLowerCase());
+          if (record.length > MAX_COLUMNS) {
+            throw new UnrecoverableError(
+              `the CSV has ${record.length} columns, more than the limit of ${MAX_COLUMNS}`,
+            );
+          }
+          columns = record.map((c) => c.trim().toLowerCase().slice(0, 100));
           const missing = REQUIRED_COLUMNS.filter((c) => !columns!.includes(c));
           if (missing.length > 0) {
             throw new UnrecoverableError(

@@ -47,6 +47,9 @@ interface WatchList {
   elevatedRiskCountries: string[];
 }
 
+/** Most matches kept in the result, best first. */
+export const MAX_MATCHES = 20;
+
 /** Similarity from which a name counts as a watch-list match. */
 export const MATCH_THRESHOLD = 0.9;
 
@@ -166,7 +169,7 @@ export function screenNames(record: DealRecord, list: WatchList = WATCH_LIST): W
       }
     }
   }
-  return matches.sort((a, b) => b.similarity - a.similarity);
+  return matches.sort((a, b) => b.similarity - a.similarity).slice(0, MAX_MATCHES);
 }
 
 const SEVERITY_POINTS = { low: 10, medium: 30, high: 60 } as const;

@@ -3,7 +3,7 @@ import { getDocumentProxy } from "unpdf";
 import { UnrecoverableError } from "../errors.ts";
 import { defineJob, uploadFields } from "../job.ts";
 
-/** Text of one page, cut to {@link MAX_PAGE_CHARS}. */
+/** Text of one page, cut to {@link MAX_PAGE_BYTES}. */
 export interface PageText {
   page: number;
   text: string;
@@ -17,21 +17,30 @@ export interface PdfExtractionResult {
   pages: number;
   /** Characters of text in the whole document. */
   characters: number;
-  /** Text per page, for the first pages while the result stays within {@link MAX_RESULT_CHARS}. */
+  /** Text per page, for the first pages while the result stays within {@link MAX_RESULT_BYTES}. */
   text: PageText[];
   /** True when some pages' text is cut or left out to keep the update small. */
   truncated: boolean;
 }
 
-export const MAX_PAGE_CHARS = 4000;
-/** Keeps the `completed` update well inside the 64 KiB message limit. */
-export const MAX_RESULT_CHARS = 40_000;
+/** UTF-8 bytes of text kept per page. */
+export const MAX_PAGE_BYTES = 4000;
+/** UTF-8 bytes of text kept in all: the `completed` update stays well inside the 64 KiB limit. */
+export const MAX_RESULT_BYTES = 40_000;
 /** Larger documents are refused rather than tying up a worker. */
 export const MAX_PAGES = 5000;
 
 interface TextItem {
   str?: string;
   hasEOL?: boolean;
+}
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes, not splitting a character. */
+export function cutToBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const cut = Buffer.from(text).subarray(0, Math.max(0, maxBytes)).toString("utf8");
+  // A split character decodes to U+FFFD at the end: drop it.
+  return cut.endsWith("\uFFFD") ? cut.slice(0, -1) : cut;
 }
 
 /** Joins pdf.js text items into lines. */
@@ -72,7 +81,7 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
         );
       const text: PageText[] = [];
       let characters = 0;
-      let budget = MAX_RESULT_CHARS;
+      let budget = MAX_RESULT_BYTES;
       let truncated = false;
       for (let n = 1; n <= pages; n++) {
         signal.throwIfAborted();
@@ -88,8 +97,8 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
         }
         characters += content.length;
         if (budget > 0) {
-          const kept = content.slice(0, Math.min(MAX_PAGE_CHARS, budget));
-          budget -= kept.length;
+          const kept = cutToBytes(content, Math.min(MAX_PAGE_BYTES, budget));
+          budget -= Buffer.byteLength(kept);
           const cut = kept.length < content.length;
           truncated ||= cut;
           text.push({ page: n, text: kept, characters: content.length, truncated: cut });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { pageText, pdfExtraction } from "../../src/jobs/pdf-extraction.ts";
+import { cutToBytes, pageText, pdfExtraction } from "../../src/jobs/pdf-extraction.ts";
 import { PDF_PAGES, fakeContext, makePdf } from "../helpers.ts";
 
 test("extracts the text of each page and reports progress by pages", async () => {
@@ -36,4 +36,21 @@ test("joins text items into lines", () => {
     pageText([{ str: "a", hasEOL: true }, { str: "b " }, { str: "c", hasEOL: true }, {}]),
     "a\nb c",
   );
+});
+
+test("cuts text to a byte budget without splitting a character", () => {
+  assert.equal(cutToBytes("héllo", 2), "h");
+  assert.equal(cutToBytes("héllo", 3), "hé");
+  assert.equal(cutToBytes("short", 100), "short");
+});
+
+test("keeps a long document's result within the byte budget", async () => {
+  const line = "€".repeat(60);
+  const pages = Array.from({ length: 12 }, () => Array.from({ length: 30 }, () => line));
+  const { context } = await fakeContext({}, { bytes: await makePdf(pages) });
+  const result = await pdfExtraction.handler(context);
+  assert.equal(result.pages, 12);
+  assert.equal(result.truncated, true);
+  const bytes = result.text.reduce((n, p) => n + Buffer.byteLength(p.text), 0);
+  assert.ok(bytes <= 40_000, `${bytes} bytes of text`);
 });
