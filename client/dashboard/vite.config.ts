@@ -7,10 +7,18 @@ const root = fileURLToPath(new URL(".", import.meta.url));
 
 export default defineConfig({
   root,
-  // Relative asset URLs, so the dashboard works wherever it is mounted.
+  // Relative asset URLs, so the built files work under any path (the API and relay stay at /api and /ws).
   base: "./",
   logLevel: "warn",
   oxc: { jsx: { runtime: "automatic" } },
+  // `vite --config dashboard/vite.config.ts` serves the dashboard from source against a running
+  // local stack (make dev) on port 8080.
+  server: {
+    proxy: {
+      "/api": "http://localhost:8080",
+      "/ws": { target: "ws://localhost:8080", ws: true },
+    },
+  },
   build: {
     outDir: "dist",
     emptyOutDir: true,

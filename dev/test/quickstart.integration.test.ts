@@ -2,7 +2,8 @@
 // Debian's Chromium, a real PDF uploaded and followed to completion, a late page served from the
 // snapshot, and the original guide's example component rendering live jobs.
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
@@ -115,6 +116,49 @@ describe("quick start in Chromium", () => {
         animations: "disabled",
       });
 
+      // Every other built-in job type, started from its form.
+      const choose = (type: string) => page.getByLabel("Job type").selectOption(type);
+      const startButton = page.getByRole("button", { name: "Start job" });
+      const finished = async (type: string) => {
+        await page.getByText(new RegExp(`Started ${type} job`)).waitFor();
+        const done = page.locator(`li[data-channel="${type}"][data-status="completed"]`);
+        await done.waitFor({ timeout: 30_000 });
+        return done;
+      };
+      const notes = join(scratch, "notes.txt");
+      writeFileSync(notes, "jobchannel streams job progress to browsers.\n".repeat(2000));
+      await choose("file-upload");
+      await page.getByLabel("File", { exact: true }).setInputFiles(notes);
+      await startButton.click();
+      const uploaded = await finished("file-upload");
+      const sha256 = createHash("sha256").update(readFileSync(notes)).digest("hex");
+      assert.equal(await uploaded.locator('[data-result="SHA-256"]').getAttribute("title"), sha256);
+
+      await choose("bulk-upload");
+      await startButton.click();
+      const csv = await finished("bulk-upload");
+      assert.equal(await csv.locator('[data-result="Rows"]').textContent(), "3");
+      assert.equal(await csv.locator('[data-result="Invalid rows"]').textContent(), "1");
+
+      await choose("job-updates");
+      await startButton.click();
+      const screened = await finished("job-updates");
+      assert.match(
+        (await screened.locator('[data-result="Decision"]').textContent()) ?? "",
+        /^(proceed|review|decline)$/,
+      );
+      assert.equal(await screened.locator(".job-title").textContent(), "Northwind Traders Ltd");
+
+      // A request the form can tell is incomplete is refused in place, as an alert.
+      await choose("pdf-extraction");
+      await startButton.click();
+      assert.equal(await page.getByRole("alert").textContent(), "Choose a PDF file to upload.");
+      await page.screenshot({
+        path: join(results, "quickstart-all-job-types.png"),
+        fullPage: true,
+        animations: "disabled",
+      });
+
       // A page opened afterwards gets the finished job from the relay's snapshot.
       const later = await browser.context.newPage();
       const laterErrors = watchErrors(later);
@@ -122,6 +166,12 @@ describe("quick start in Chromium", () => {
       const snapshotCard = later.locator(`li[data-job-id="${jobId}"]`);
       await snapshotCard.waitFor({ timeout: 15_000 });
       assert.equal(await snapshotCard.getAttribute("data-status"), "completed");
+      await waitFor(
+        async () => (await later.locator('li[data-status="completed"]').count()) === 4,
+        {
+          what: "all four finished jobs in the snapshot",
+        },
+      );
       assert.equal(
         await snapshotCard.locator('[data-result="Pages"]').textContent(),
         String(PAGES),

@@ -13,6 +13,8 @@ export interface DashboardJob extends BaseJob {
   step?: string;
   stepsDone?: number;
   steps?: number;
+  /** The company being screened (job-updates). */
+  company?: string;
   /** Rows read so far (bulk-upload). */
   rowsProcessed?: number;
 }
@@ -50,7 +52,7 @@ export interface JobCardProps {
 
 export const JobCard = memo(function JobCard({ job, start, now }: JobCardProps) {
   const titleId = useId();
-  const title = job.filename ?? `Job ${job.jobId.slice(0, 8)}`;
+  const title = job.filename ?? job.company ?? `Job ${job.jobId.slice(0, 8)}`;
   const finished = job.status === "completed" || job.status === "failed";
   const progress = job.progress ?? (job.status === "completed" ? 100 : undefined);
   const summary = job.status === "completed" ? summarizeResult(job.result) : [];

@@ -58,6 +58,11 @@ const COPY: Record<string, TypeCopy> = {
   },
 };
 
+/** "File" reads "file" mid-sentence; "PDF file" stays as it is. */
+function midSentence(label: string): string {
+  return label.replace(/^[A-Z][a-z]/, (c) => c.toLowerCase());
+}
+
 type Outcome = { kind: "started"; text: string } | { kind: "error"; text: string } | undefined;
 
 export function StartJobForm({ types }: { types: readonly JobTypeInfo[] }) {
@@ -104,7 +109,7 @@ export function StartJobForm({ types }: { types: readonly JobTypeInfo[] }) {
       if (type.upload === "required" && !hasFile) {
         setOutcome({
           kind: "error",
-          text: `Choose a ${copy.fileLabel?.toLowerCase() ?? "file"} to upload.`,
+          text: `Choose a ${midSentence(copy.fileLabel ?? "file")} to upload.`,
         });
         return;
       }
