@@ -10,7 +10,7 @@ PACKAGE_JSONS := package.json $(wildcard */package.json)
 .PHONY: help install build lint format test test-unit system-deps bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort -u | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort -u | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 $(NPM_STAMP): package-lock.json $(PACKAGE_JSONS)
