@@ -37,6 +37,14 @@ export interface BullMQQueueOptions {
   logger: Logger;
 }
 
+/** How long handing jobs back at shutdown may take before the queue stops regardless. */
+const HAND_BACK_MS = 5000;
+
+/** Resolves after `ms`, without keeping the process alive. */
+function after(ms: number): Promise<"timeout"> {
+  return new Promise((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
+}
+
 /** BullMQ's queue name for a job type. */
 export function queueName(type: string): string {
   return type;
@@ -211,21 +219,26 @@ export class BullMQQueue implements JobQueue {
   async close(graceMs: number): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const closed = Promise.all(this.#workers.map((w) => w.close()));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<"grace-over">(
-      (resolve) => (timer = setTimeout(() => resolve("grace-over"), graceMs)),
-    );
-    if ((await Promise.race([closed, graceOver])) === "grace-over") {
+    const closed = Promise.all(this.#workers.map((w) => w.close())).then(() => "closed" as const);
+    if ((await Promise.race([closed, after(graceMs)])) !== "closed") {
       this.#log.warn(
         { running: this.#running.size },
         "shutdown grace period over: handing running jobs back",
       );
       for (const controller of this.#running) controller.abort(new ShutdownAbort());
+      // Handing back needs Redis; if it is gone, stop anyway: the jobs' locks expire and they stall back.
+      if ((await Promise.race([closed, after(HAND_BACK_MS)])) !== "closed") {
+        this.#log.error(
+          "jobs could not be handed back in time; leaving them to the stalled-job check",
+        );
+        await Promise.all(this.#workers.map((w) => w.close(true).catch(() => undefined)));
+      }
     }
-    clearTimeout(timer);
-    await closed;
-    await Promise.all([...this.#queues.values()].map((q) => q.close()));
-    await this.#connection.quit().catch(() => undefined);
+    await Promise.race([
+      Promise.all([...this.#queues.values()].map((q) => q.close())),
+      after(HAND_BACK_MS),
+    ]);
+    await Promise.race([this.#connection.quit().catch(() => undefined), after(1000)]);
+    this.#connection.disconnect();
   }
 }
