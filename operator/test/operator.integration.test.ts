@@ -1,7 +1,8 @@
 // The operator against a real control plane: examples applied, children, relay ConfigMap, status, drift, GC, conflicts, API restarts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "@jobchannel/testkit";
+import { fileURLToPath } from "node:url";
+import { freePort, startProcess, waitFor } from "@jobchannel/testkit";
 import { REPO_ROOT } from "./fixtures.ts";
 import {
   OPERATOR_NAMESPACE,
@@ -15,12 +16,37 @@ import {
 const SEED = ["bulk-upload", "file-upload", "job-updates", "pdf-extraction"];
 const WAIT = { timeoutMs: 60_000, intervalMs: 250 };
 
+const RELAY_BIN = fileURLToPath(new URL("relay/bin/jobchannel-relay.js", REPO_ROOT));
+
 let cluster: TestCluster;
 let operator: TestOperator;
 
 async function relayChannels(): Promise<any[]> {
   const cm = await cluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
   return cm ? JSON.parse(cm.data["channels.json"]).channels : [];
+}
+
+/** Opens a WebSocket, subscribes to `channel` and resolves with the first frame the relay sends back. */
+function firstReply(url: string, channel: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error("no reply from the relay"));
+    }, 5000);
+    socket.addEventListener("open", () =>
+      socket.send(JSON.stringify({ type: "subscribe", channels: [channel] })),
+    );
+    socket.addEventListener("message", (event) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(JSON.parse(String(event.data)));
+    });
+    socket.addEventListener("error", () => {
+      clearTimeout(timer);
+      reject(new Error("WebSocket error"));
+    });
+  });
 }
 
 async function env(deployment: any): Promise<Record<string, any>> {
@@ -423,6 +449,55 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     });
     assert.ok((await operator.metric("jobchannel_operator_watch_restarts_total")) > restartsBefore);
     assert.equal(operator.process.child.exitCode, null);
+  });
+
+  it("feeds a relay watching the ConfigMap: a newly applied JobChannel is served without a relay restart", async () => {
+    const port = await freePort();
+    const relay = startProcess(process.execPath, [RELAY_BIN], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        PORT: String(port),
+        RELAY_HOST: "127.0.0.1",
+        RELAY_CONFIG_CONFIGMAP: `${OPERATOR_NAMESPACE}/jobchannel-relay`,
+        KUBECONFIG: cluster.kubeconfig,
+        LOG_LEVEL: "warn",
+      },
+    });
+    try {
+      await waitFor(
+        async () => {
+          if (relay.child.exitCode !== null) throw new Error(`relay exited: ${relay.logTail()}`);
+          return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+        },
+        { timeoutMs: 30_000, what: "the relay to be ready" },
+      );
+      const url = `ws://127.0.0.1:${port}/ws`;
+      assert.equal(
+        (await firstReply(url, "live-news")).type,
+        "error",
+        "unknown before the JobChannel exists",
+      );
+      await cluster.kubectl(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "jobchannel.io/v1alpha1",
+          kind: "JobChannel",
+          metadata: { name: "live-news", namespace: "apps" },
+          spec: { access: "public" },
+        }),
+      );
+      const reply = await waitFor(
+        async () => {
+          const frame = await firstReply(url, "live-news");
+          return frame.type === "subscribed" ? frame : undefined;
+        },
+        { ...WAIT, what: "the relay to serve the new channel" },
+      );
+      assert.equal(reply.channel, "live-news");
+      assert.equal(relay.child.exitCode, null, "the relay was not restarted");
+    } finally {
+      await relay.stop(5000);
+    }
   });
 
   it("serves /healthz, /readyz and controller-runtime's metric names", async () => {

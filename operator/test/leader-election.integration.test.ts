@@ -1,0 +1,138 @@
+// Two operator processes against a real control plane: one reconciles, the other takes over when it goes.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { waitFor } from "@jobchannel/testkit";
+import {
+  OPERATOR_NAMESPACE,
+  startCluster,
+  startOperator,
+  type TestCluster,
+  type TestOperator,
+} from "./cluster.ts";
+
+const LEASE_SECONDS = 4;
+const ELECTION_ARGS = [
+  "--lease-duration-seconds",
+  String(LEASE_SECONDS),
+  "--renew-deadline-seconds",
+  "3",
+  "--retry-period-seconds",
+  "1",
+];
+
+let cluster: TestCluster;
+const operators: TestOperator[] = [];
+
+function jobChannel(name: string): string {
+  return JSON.stringify({
+    apiVersion: "jobchannel.io/v1alpha1",
+    kind: "JobChannel",
+    metadata: { name, namespace: "apps" },
+    spec: { worker: { jobType: name, replicas: 1 } },
+  });
+}
+
+async function holder(): Promise<string> {
+  const lease = await cluster.getJson(["lease", "jobchannel-operator", "-n", OPERATOR_NAMESPACE]);
+  return lease?.spec?.holderIdentity ?? "";
+}
+
+async function reconciles(operator: TestOperator): Promise<number> {
+  let total = 0;
+  for (const result of ["success", "error", "requeue", "requeue_after"]) {
+    total += await operator.metric("controller_runtime_reconcile_total", { result });
+  }
+  return total;
+}
+
+async function leaderOf(
+  candidates: TestOperator[],
+): Promise<{ leader: TestOperator; standby: TestOperator[] }> {
+  const id = await waitFor(async () => (await holder()) || undefined, {
+    timeoutMs: 30_000,
+    what: "a lease holder",
+  });
+  const leader = candidates.find((o) => o.identity === id);
+  assert.ok(leader, `the holder ${id} is one of the operators`);
+  return { leader, standby: candidates.filter((o) => o !== leader) };
+}
+
+describe("leader election between two operator processes", { timeout: 300_000 }, () => {
+  before(async () => {
+    cluster = await startCluster(["apps"]);
+    operators.push(await startOperator(cluster, { args: ELECTION_ARGS }));
+    operators.push(await startOperator(cluster, { args: ELECTION_ARGS }));
+  });
+
+  after(async () => {
+    await Promise.all(operators.map((o) => o.stop()));
+    await cluster?.stop();
+  });
+
+  it("lets only the leader reconcile", async () => {
+    const { leader, standby } = await leaderOf(operators);
+    await cluster.kubectl(["apply", "-f", "-"], jobChannel("file-upload"));
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "file-upload-worker", "-n", "apps"])) !== undefined,
+      {
+        timeoutMs: 30_000,
+        what: "the leader to create the Deployment",
+      },
+    );
+    assert.ok((await reconciles(leader)) > 0);
+    assert.equal(await leader.metric("leader_election_master_status"), 1);
+    for (const s of standby) {
+      assert.equal(await reconciles(s), 0, "a standby never reconciles");
+      assert.equal(await s.metric("leader_election_master_status"), 0);
+      assert.equal(await s.ready(), true, "a standby keeps its caches synced");
+    }
+  });
+
+  it("hands over within the lease duration when the leader is killed", async () => {
+    const { leader, standby } = await leaderOf(operators);
+    const killedAt = Date.now();
+    leader.process.child.kill("SIGKILL");
+    process.kill(-leader.pid, "SIGKILL");
+    const next = standby[0]!;
+    await waitFor(async () => (await holder()) === next.identity, {
+      timeoutMs: (LEASE_SECONDS + 5) * 1000,
+      intervalMs: 100,
+      what: "the standby to take the Lease",
+    });
+    const handover = Date.now() - killedAt;
+    // The standby can take an unrenewed Lease once the lease duration passed since it last saw it change.
+    assert.ok(handover <= (LEASE_SECONDS + 2) * 1000, `handover took ${handover} ms`);
+    await cluster.kubectl(["apply", "-f", "-"], jobChannel("pdf-extraction"));
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["deployment", "pdf-extraction-worker", "-n", "apps"])) !==
+        undefined,
+      {
+        timeoutMs: 30_000,
+        what: "the new leader to reconcile",
+      },
+    );
+    assert.equal(await next.metric("leader_election_master_status"), 1);
+    operators.splice(operators.indexOf(leader), 1);
+  });
+
+  it("releases the Lease on SIGTERM so a standby takes over at once", async () => {
+    operators.push(await startOperator(cluster, { args: ELECTION_ARGS }));
+    const { leader, standby } = await leaderOf(operators);
+    const stoppedAt = Date.now();
+    await leader.stop();
+    assert.equal(leader.process.child.exitCode, 0);
+    await waitFor(async () => (await holder()) === standby[0]!.identity, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: "the standby to take the released Lease",
+    });
+    // Well under the lease duration: the released Lease needs no expiry.
+    assert.ok(
+      Date.now() - stoppedAt < LEASE_SECONDS * 1000,
+      "taken over before the lease would have expired",
+    );
+    operators.splice(operators.indexOf(leader), 1);
+  });
+});
