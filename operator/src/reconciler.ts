@@ -29,11 +29,17 @@ import {
   parseRelayConfig,
   renderRelayConfig,
 } from "./relay-config.ts";
-import { desiredStatus, invalidStatus } from "./status.ts";
+import { desiredStatus, invalidStatus, Reason } from "./status.ts";
 import type { StoreReader } from "./store.ts";
 
 /** The queue key of the relay ConfigMap (JobChannel keys always hold a slash, so it cannot clash). */
 export const RELAY_CONFIG_QUEUE_KEY = "relay-config";
+
+/** Error codes of the condition reasons that report a problem with the resource itself. */
+const REASON_CODES: Record<string, string> = {
+  [Reason.ChannelConflict]: OperatorErrorCode.ChannelConflict,
+  [Reason.InvalidSpec]: OperatorErrorCode.InvalidSpec,
+};
 
 /** Settings of {@link JobChannelReconciler}. */
 export interface ReconcilerSettings extends WorkerSettings {
@@ -189,8 +195,15 @@ export class JobChannelReconciler implements Reconciler {
     await this.#d.writer.applyStatus(meta.namespace, meta.name, next);
     const changed = conditionTransitions(previous?.conditions, next.conditions ?? []);
     for (const condition of changed) {
+      const code = REASON_CODES[condition.reason];
       this.#d.logger.info(
-        { key, condition: condition.type, status: condition.status, reason: condition.reason },
+        {
+          key,
+          condition: condition.type,
+          status: condition.status,
+          reason: condition.reason,
+          ...(code ? { code } : {}),
+        },
         "condition changed",
       );
       try {

@@ -1,6 +1,6 @@
 // Workers that take keys from the queue, run the reconciler, and turn its outcome into requeues and metrics.
 import type { Logger } from "pino";
-import { apiMessageOf } from "./errors.ts";
+import { apiMessageOf, OperatorErrorCode } from "./errors.ts";
 import type { WorkQueue } from "./queue.ts";
 import { isTerminalError, type Reconciler } from "./reconcile.ts";
 
@@ -88,11 +88,22 @@ export class Runner {
       const delayMs = queue.addRateLimited(key);
       metrics?.reconciled("error", seconds(), false);
       logger.warn(
-        { err: apiMessageOf(error), retries: queue.retries(key), retryInMs: delayMs },
+        {
+          code: codeOf(error),
+          err: apiMessageOf(error),
+          retries: queue.retries(key),
+          retryInMs: delayMs,
+        },
         "reconcile failed, retrying",
       );
     } finally {
       metrics?.active(-1);
     }
   }
+}
+
+/** The error's own code, else `kube_api`: what fails inside a reconcile is an API call. */
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : OperatorErrorCode.KubeApi;
 }

@@ -1,6 +1,6 @@
 // List+watch that never goes silently stale: restarts with jittered backoff, relists on 410 and on silence.
 import type { Logger } from "pino";
-import { apiMessageOf, statusCodeOf } from "./errors.ts";
+import { apiMessageOf, OperatorErrorCode, statusCodeOf } from "./errors.ts";
 
 /** A watch event type as the API server sends it. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
@@ -141,7 +141,14 @@ export class Watcher {
         } catch (error) {
           this.#failures += 1;
           this.#o.metrics?.restarted(this.#o.name, "error");
-          log.warn({ err: apiMessageOf(error), failures: this.#failures }, "list failed");
+          log.warn(
+            {
+              code: OperatorErrorCode.WatchFailed,
+              err: apiMessageOf(error),
+              failures: this.#failures,
+            },
+            "list failed",
+          );
           continue;
         }
       }
@@ -152,7 +159,14 @@ export class Watcher {
       if (outcome.reason === "error") {
         this.#failures += 1;
         if (this.#failures >= this.#o.relistAfterFailures) this.#relistReason = "error";
-        log.warn({ err: apiMessageOf(outcome.error), failures: this.#failures }, "watch failed");
+        log.warn(
+          {
+            code: OperatorErrorCode.WatchFailed,
+            err: apiMessageOf(outcome.error),
+            failures: this.#failures,
+          },
+          "watch failed",
+        );
       } else {
         this.#relistReason = outcome.reason;
         log.info({ reason: outcome.reason }, "relisting");

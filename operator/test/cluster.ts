@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { dump, load } from "js-yaml";
 import { kubectl as runKubectl, startControlPlane, type ControlPlane } from "@jobchannel/e2e";
 import { freePort, startProcess, waitFor, type Started } from "@jobchannel/testkit";
-import { REPO_ROOT } from "./fixtures.ts";
+import { REPO_ROOT, type Json } from "./fixtures.ts";
 
 export const OPERATOR_NAMESPACE = "jobchannel";
 const BIN = new URL("operator/bin/jobchannel-operator.js", REPO_ROOT).pathname;
@@ -18,7 +18,7 @@ export interface TestCluster {
   readonly operatorKubeconfig: string;
   kubectl(args: readonly string[], input?: string): Promise<string>;
   /** `kubectl get ... -o json`, parsed; undefined when not found. */
-  getJson(args: readonly string[]): Promise<any>;
+  getJson(args: readonly string[]): Promise<Json>;
   /** Stops kube-apiserver and starts it again with the same flags once `downMs` passed. */
   restartApiServer(downMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -70,7 +70,7 @@ export async function startCluster(namespaces: readonly string[] = ["apps"]): Pr
         { timeoutMs: 30_000, what: "a ServiceAccount token" },
       )
     ).trim();
-    const admin = load(readFileSync(kubeconfig, "utf8")) as any;
+    const admin = load(readFileSync(kubeconfig, "utf8")) as Json;
     admin.users = [{ name: "jobchannel-operator", user: { token } }];
     admin.contexts[0].context.user = "jobchannel-operator";
     const operatorKubeconfig = join(controlPlane.dir, "operator.kubeconfig");
@@ -202,7 +202,7 @@ export async function startOperator(
 
 /** The condition of a JobChannel as JSON, or undefined. */
 export function condition(
-  jc: any,
+  jc: Json,
   type: string,
 ): { status: string; reason: string; message: string } | undefined {
   return jc?.status?.conditions?.find((c: { type: string }) => c.type === type);

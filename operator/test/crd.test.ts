@@ -4,23 +4,23 @@ import { describe, it } from "node:test";
 import { ACCESS_VALUES, SPEC_BOUNDS, SPEC_DEFAULTS, VISIBILITY_VALUES } from "../src/jobchannel.ts";
 import { desiredStatus } from "../src/status.ts";
 import { parseJobChannel } from "../src/validate.ts";
-import { jobChannel, loadCrd } from "./fixtures.ts";
+import { jobChannel, loadCrd, type Json } from "./fixtures.ts";
 
 const crd = loadCrd();
 const version = crd.spec.versions[0];
 const schema = version.schema.openAPIV3Schema;
 const spec = schema.properties.spec;
 
-function at(path: string): Record<string, any> {
+function at(path: string): Json {
   return path.split(".").reduce((node, key) => node.properties[key], spec);
 }
 
 /** Every property path of a schema node, down to leaves, maps and preserved objects. */
-function schemaPaths(node: Record<string, any>, prefix = ""): string[] {
+function schemaPaths(node: Json, prefix = ""): string[] {
   if (node.type === "array") return schemaPaths(node.items, `${prefix}[]`);
   if (!node.properties) return [prefix];
   return Object.entries(node.properties).flatMap(([key, child]) =>
-    schemaPaths(child as Record<string, any>, prefix ? `${prefix}.${key}` : key),
+    schemaPaths(child as Json, prefix ? `${prefix}.${key}` : key),
   );
 }
 

@@ -2,11 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { desiredDeployment, desiredService, workerEnv } from "../src/desired-worker.ts";
-import { jobChannel } from "./fixtures.ts";
+import { jobChannel, type Json } from "./fixtures.ts";
 
 const settings = { workerImage: "jobchannel/worker:test", redisSecret: "jobchannel-redis" };
-
-type Json = Record<string, any>;
 
 describe("desiredDeployment", () => {
   const jc = jobChannel("file-upload", {

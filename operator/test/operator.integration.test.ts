@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort, startProcess, waitFor } from "@jobchannel/testkit";
-import { REPO_ROOT } from "./fixtures.ts";
+import { REPO_ROOT, type Json } from "./fixtures.ts";
 import {
   OPERATOR_NAMESPACE,
   condition,
@@ -21,13 +21,13 @@ const RELAY_BIN = fileURLToPath(new URL("relay/bin/jobchannel-relay.js", REPO_RO
 let cluster: TestCluster;
 let operator: TestOperator;
 
-async function relayChannels(): Promise<any[]> {
+async function relayChannels(): Promise<Json[]> {
   const cm = await cluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
   return cm ? JSON.parse(cm.data["channels.json"]).channels : [];
 }
 
 /** Opens a WebSocket, subscribes to `channel` and resolves with the first frame the relay sends back. */
-function firstReply(url: string, channel: string): Promise<any> {
+function firstReply(url: string, channel: string): Promise<Json> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
     const timer = setTimeout(() => {
@@ -49,9 +49,9 @@ function firstReply(url: string, channel: string): Promise<any> {
   });
 }
 
-async function env(deployment: any): Promise<Record<string, any>> {
+async function env(deployment: Json): Promise<Json> {
   const container = deployment.spec.template.spec.containers[0];
-  return Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+  return Object.fromEntries(container.env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
 }
 
 describe("jobchannel-operator against a real control plane", { timeout: 600_000 }, () => {
@@ -81,12 +81,12 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       { ...WAIT, what: "four worker Deployments" },
     );
     assert.deepEqual(
-      deployments.map((d: any) => d.metadata.name).sort(),
+      deployments.map((d: Json) => d.metadata.name).sort(),
       SEED.map((s) => `${s}-worker`),
     );
     const services = await cluster.getJson(["services", "-n", "apps"]);
     assert.deepEqual(
-      services.items.map((s: any) => s.metadata.name).sort(),
+      services.items.map((s: Json) => s.metadata.name).sort(),
       SEED.map((s) => `${s}-worker`),
     );
     await waitFor(async () => (await relayChannels()).length === 4, {
@@ -120,12 +120,12 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     ]);
     const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
     assert.deepEqual(
-      d.metadata.ownerReferences.map((r: any) => [r.kind, r.name, r.uid, r.controller]),
+      d.metadata.ownerReferences.map((r: Json) => [r.kind, r.name, r.uid, r.controller]),
       [["JobChannel", "file-upload", jc.metadata.uid, true]],
     );
     assert.ok(
       d.metadata.managedFields.some(
-        (f: any) => f.manager === "jobchannel-operator" && f.operation === "Apply",
+        (f: Json) => f.manager === "jobchannel-operator" && f.operation === "Apply",
       ),
       "managed by jobchannel-operator through Apply",
     );
@@ -197,12 +197,12 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   it("records Events on condition transitions", async () => {
     const events = await cluster.getJson(["events.events.k8s.io", "-n", "apps"]);
     const ours = events.items.filter(
-      (e: any) => e.reportingController === "jobchannel.io/operator",
+      (e: Json) => e.reportingController === "jobchannel.io/operator",
     );
     assert.ok(
-      ours.some((e: any) => e.reason === "Registered" && e.regarding.name === "file-upload"),
+      ours.some((e: Json) => e.reason === "Registered" && e.regarding.name === "file-upload"),
     );
-    assert.ok(ours.some((e: any) => e.reason === "WorkersUnavailable" && e.type === "Warning"));
+    assert.ok(ours.some((e: Json) => e.reason === "WorkersUnavailable" && e.type === "Warning"));
   });
 
   it("updates the children, the relay entry and observedGeneration when a spec is edited", async () => {
@@ -373,7 +373,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     );
     const events = await cluster.getJson(["events.events.k8s.io", "-n", "team-b"]);
     assert.ok(
-      events.items.some((e: any) => e.reason === "ChannelConflict" && e.type === "Warning"),
+      events.items.some((e: Json) => e.reason === "ChannelConflict" && e.type === "Warning"),
     );
 
     // Deleting the owner: its children go by garbage collection, the channel passes to the newer claim.

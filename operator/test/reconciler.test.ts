@@ -14,9 +14,7 @@ import {
 } from "../src/observed.ts";
 import { JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "../src/reconciler.ts";
 import { Store } from "../src/store.ts";
-import { rawJobChannel } from "./fixtures.ts";
-
-type Json = Record<string, any>;
+import { rawJobChannel, type Json } from "./fixtures.ts";
 
 class RecordingWriter implements ClusterWriter {
   applied: Json[] = [];
