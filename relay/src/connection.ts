@@ -8,7 +8,7 @@ import {
   parseClientFrame,
   type ClientFrame,
 } from "@jobchannel/protocol";
-import type { RawData, WebSocket } from "ws";
+import { WebSocket, type RawData } from "ws";
 import { ANONYMOUS, type Identity } from "./auth.ts";
 import type { HubMember } from "./hub.ts";
 import type { DropReason } from "./metrics.ts";
@@ -58,6 +58,35 @@ function uncorkAll(): void {
   corked.length = 0;
 }
 
+/**
+ * The relay's WebSocket class (given to WebSocketServer). It knows its Connection, so the event
+ * listeners below are shared functions instead of closures per connection, and it reports an
+ * oversize frame with the protocol's 4413: ws itself closes those with 1009 before telling anyone.
+ */
+export class RelaySocket extends WebSocket {
+  connection: Connection | undefined;
+
+  override close(code?: number, data?: string | Buffer): void {
+    super.close(code === WS_MESSAGE_TOO_BIG ? CloseCode.FrameTooLarge : code, data);
+  }
+}
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as RelaySocket).connection?.receive(data, isBinary);
+}
+
+function onPong(this: WebSocket): void {
+  (this as RelaySocket).connection?.markAlive();
+}
+
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  (this as RelaySocket).connection?.failed(error);
+}
+
+function onClose(this: WebSocket, code: number): void {
+  (this as RelaySocket).connection?.closed(code);
+}
+
 /** One connection's subscription to one channel: the hub member. */
 export class Subscription implements HubMember<OutboundFrame> {
   readonly connection: Connection;
@@ -94,7 +123,7 @@ export class Subscription implements HubMember<OutboundFrame> {
 }
 
 export class Connection {
-  readonly ws: WebSocket;
+  readonly ws: RelaySocket;
   readonly subscriptions = new Map<string, Subscription>();
   /** Set while an auth frame is being verified; later frames wait for it. */
   busy: Promise<void> | undefined;
@@ -104,6 +133,7 @@ export class Connection {
   #identity: Identity = ANONYMOUS;
   #expiry: NodeJS.Timeout | undefined;
   #queue: SendQueue | undefined;
+  #flushBound: (() => void) | undefined;
   #corkedTurn = -1;
   #alive = true;
   #closeCode: number | undefined;
@@ -112,25 +142,17 @@ export class Connection {
   #limitedInARow = 0;
 
   /** Wraps an open ws; `socket` is the raw socket ws runs on, written to directly. */
-  constructor(ws: WebSocket, socket: Duplex, host: ConnectionHost, limits: ConnectionLimits) {
+  constructor(ws: RelaySocket, socket: Duplex, host: ConnectionHost, limits: ConnectionLimits) {
     this.ws = ws;
     this.#socket = socket;
     this.#host = host;
     this.#limits = limits;
     this.#tokens = limits.rateLimitBurst;
-    // ws closes an oversize frame with 1009 before telling anyone; the protocol's code is 4413.
-    const close = ws.close.bind(ws);
-    ws.close = (code?: number, reason?: string | Buffer) => {
-      if (code === WS_MESSAGE_TOO_BIG) {
-        code = CloseCode.FrameTooLarge;
-        this.#closeCode ??= code;
-      }
-      close(code, reason);
-    };
-    ws.on("message", this.#onMessage);
-    ws.on("pong", this.#onPong);
-    ws.on("error", this.#onError);
-    ws.once("close", this.#onClose);
+    ws.connection = this;
+    ws.on("message", onMessage);
+    ws.on("pong", onPong);
+    ws.on("error", onError);
+    ws.once("close", onClose);
   }
 
   get identity(): Identity {
@@ -222,11 +244,13 @@ export class Connection {
   }
 
   #waitForRoom(): void {
-    if (this.#socket.writableNeedDrain) this.#socket.once("drain", this.#flush);
-    else setImmediate(this.#flush);
+    // Bound only for connections that ever queue: most never do.
+    const flush = (this.#flushBound ??= () => this.#flush());
+    if (this.#socket.writableNeedDrain) this.#socket.once("drain", flush);
+    else setImmediate(flush);
   }
 
-  readonly #flush = (): void => {
+  #flush(): void {
     const queue = this.#queue;
     if (queue === undefined || this.#closeCode !== undefined) return;
     const socket = this.#socket;
@@ -239,9 +263,10 @@ export class Connection {
     socket.uncork();
     if (queue.length === 0) this.#queue = undefined;
     else this.#waitForRoom();
-  };
+  }
 
-  readonly #onMessage = (data: RawData, isBinary: boolean): void => {
+  /** A client frame arrived (called by the socket's listener). */
+  receive(data: RawData, isBinary: boolean): void {
     this.#alive = true;
     if (!this.#allowFrame()) return;
     if (isBinary) {
@@ -262,7 +287,7 @@ export class Connection {
       return;
     }
     this.#host.onFrame(this, parsed.value);
-  };
+  }
 
   /** Token bucket; past one burst of refused frames in a row the client is cut off with 4400. */
   #allowFrame(): boolean {
@@ -286,19 +311,26 @@ export class Connection {
     return false;
   }
 
-  readonly #onPong = (): void => {
+  /** A pong arrived. */
+  markAlive(): void {
     this.#alive = true;
-  };
+  }
 
-  readonly #onError = (): void => {
-    // ws has already closed the connection (bad frame, oversize frame) or the socket broke; the
-    // close event reports it. Listening keeps the error from being thrown.
-  };
+  /**
+   * ws reported an error; it has already closed the connection (bad or oversize frame) or the
+   * socket broke, and the close event follows.
+   */
+  failed(error: Error & { code?: string }): void {
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH")
+      this.#closeCode ??= CloseCode.FrameTooLarge;
+  }
 
-  readonly #onClose = (code: number): void => {
+  /** The connection closed (called by the socket's listener). */
+  closed(code: number): void {
     clearTimeout(this.#expiry);
     this.#queue = undefined;
+    this.ws.connection = undefined;
     this.#closeCode ??= code;
     this.#host.onClose(this, this.#closeCode);
-  };
+  }
 }

@@ -13,7 +13,7 @@ import {
 import type { JobStore } from "@jobchannel/state";
 import pino, { type Logger } from "pino";
 import type { Registry } from "prom-client";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer } from "ws";
 import {
   accessProblem,
   ANONYMOUS,
@@ -26,6 +26,7 @@ import { ChannelPolicy, type ChannelConfig, type ChannelSettings } from "./chann
 import { staticConfigSource, type ChannelConfigSource } from "./config-source.ts";
 import {
   Connection,
+  RelaySocket,
   Subscription,
   type ConnectionHost,
   type ConnectionLimits,
@@ -107,6 +108,14 @@ export function createRelay(options: RelayOptions): Relay {
   return new JobRelay(options);
 }
 
+/**
+ * A socket error before or during the upgrade ends the socket. Module-level on purpose: a closure
+ * here would keep the whole upgrade request alive for the connection's lifetime.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
@@ -153,6 +162,7 @@ class JobRelay implements Relay, ConnectionHost {
     this.#snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
     this.#wss = new WebSocketServer({
       noServer: true,
+      WebSocket: RelaySocket,
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.#limits.maxFrameBytes,
@@ -218,7 +228,7 @@ class JobRelay implements Relay, ConnectionHost {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySocket);
     if (this.#draining) return rejectUpgrade(socket, 503, "Service Unavailable");
     const origin = req.headers.origin;
     if (this.#origins.size > 0 && (origin === undefined || !this.#origins.has(origin))) {
@@ -231,8 +241,9 @@ class JobRelay implements Relay, ConnectionHost {
     const channels = url.searchParams.get("channels");
     const accept = (identity: Identity, refusal?: { code: number; message: string }): void => {
       if (socket.destroyed) return;
+      // The server creates RelaySockets (its WebSocket option); ws's types do not carry that.
       this.#wss.handleUpgrade(req, socket, head, (ws) =>
-        this.#accept(ws, socket, identity, refusal, channels),
+        this.#accept(ws as RelaySocket, socket, identity, refusal, channels),
       );
     };
     if (token === undefined || this.#auth === undefined) return accept(ANONYMOUS);
@@ -247,7 +258,7 @@ class JobRelay implements Relay, ConnectionHost {
   }
 
   #accept(
-    ws: WebSocket,
+    ws: RelaySocket,
     socket: Duplex,
     identity: Identity,
     refusal: { code: number; message: string } | undefined,
