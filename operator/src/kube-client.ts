@@ -164,7 +164,7 @@ export class KubeClusterWriter implements ClusterWriter {
 }
 
 /** A list call: returns the items and the list's resourceVersion. */
-type Lister = () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
+export type Lister = () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
 
 /**
  * A list+watch source over client-node: `list` through a typed API, `watch` through its Watch.

@@ -12,6 +12,7 @@ import {
   listWatchSource,
   type ClusterWriter,
   type ListApis,
+  type Lister,
 } from "./kube-client.ts";
 import { LeaderElector, kubeLeaseClient } from "./leader-election.ts";
 import { createMetrics, type OperatorMetrics } from "./metrics.ts";
@@ -78,26 +79,15 @@ export class Manager {
         this.#jobChannelSource(apis, namespace),
         jcs,
       );
-      const deployments = new Store<ObservedChild>({
-        project: (o) => observeChild(o, "Deployment"),
-        onChange: (change) => this.#onChild(change),
-      });
-      this.#deployments.push(deployments);
-      this.#watch(
-        `deployments${namespace ? `@${namespace}` : ""}`,
-        this.#deploymentSource(apis, namespace),
-        deployments,
-      );
-      const services = new Store<ObservedChild>({
-        project: (o) => observeChild(o, "Service"),
-        onChange: (change) => this.#onChild(change),
-      });
-      this.#services.push(services);
-      this.#watch(
-        `services${namespace ? `@${namespace}` : ""}`,
-        this.#serviceSource(apis, namespace),
-        services,
-      );
+      for (const kind of ["Deployment", "Service"] as const) {
+        const children = new Store<ObservedChild>({
+          project: (o) => observeChild(o, kind),
+          onChange: (change) => this.#onChild(change),
+        });
+        (kind === "Deployment" ? this.#deployments : this.#services).push(children);
+        const name = `${kind === "Deployment" ? "deployments" : "services"}${namespace ? `@${namespace}` : ""}`;
+        this.#watch(name, this.#childSource(apis, kind, namespace), children);
+      }
     }
     this.#configMaps = new Store<ObservedConfigMap>({
       project: observeConfigMap,
@@ -203,40 +193,27 @@ export class Manager {
     );
   }
 
-  #deploymentSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
+  /** Deployments or Services the operator manages (by label), in one namespace or all. */
+  #childSource(
+    apis: ListApis,
+    kind: "Deployment" | "Service",
+    namespace: string | undefined,
+  ): ListWatchSource {
     const labelSelector = MANAGED_SELECTOR;
-    if (namespace) {
-      return listWatchSource(
-        this.#kube,
-        `/apis/apps/v1/namespaces/${namespace}/deployments`,
-        () => apis.apps.listNamespacedDeployment({ namespace, labelSelector }),
-        { labelSelector },
-      );
-    }
-    return listWatchSource(
-      this.#kube,
-      "/apis/apps/v1/deployments",
-      () => apis.apps.listDeploymentForAllNamespaces({ labelSelector }),
-      { labelSelector },
-    );
-  }
-
-  #serviceSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
-    const labelSelector = MANAGED_SELECTOR;
-    if (namespace) {
-      return listWatchSource(
-        this.#kube,
-        `/api/v1/namespaces/${namespace}/services`,
-        () => apis.core.listNamespacedService({ namespace, labelSelector }),
-        { labelSelector },
-      );
-    }
-    return listWatchSource(
-      this.#kube,
-      "/api/v1/services",
-      () => apis.core.listServiceForAllNamespaces({ labelSelector }),
-      { labelSelector },
-    );
+    const [group, plural] =
+      kind === "Deployment" ? ["/apis/apps/v1", "deployments"] : ["/api/v1", "services"];
+    const path = namespace ? `${group}/namespaces/${namespace}/${plural}` : `${group}/${plural}`;
+    const list: Lister = () => {
+      if (kind === "Deployment") {
+        return namespace
+          ? apis.apps.listNamespacedDeployment({ namespace, labelSelector })
+          : apis.apps.listDeploymentForAllNamespaces({ labelSelector });
+      }
+      return namespace
+        ? apis.core.listNamespacedService({ namespace, labelSelector })
+        : apis.core.listServiceForAllNamespaces({ labelSelector });
+    };
+    return listWatchSource(this.#kube, path, list, { labelSelector });
   }
 
   #enqueue(key: string): void {

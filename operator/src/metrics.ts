@@ -32,107 +32,99 @@ export function createMetrics(options: { leaseName: string; workers: number }): 
   const registers = [registry];
   const controller = { controller: CONTROLLER_NAME };
   const queueLabels = { name: CONTROLLER_NAME, controller: CONTROLLER_NAME };
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
+    new Gauge<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    buckets: number[],
+  ) => new Histogram<L>({ name, help, labelNames, buckets, registers });
 
-  const reconcileTotal = new Counter({
-    name: "controller_runtime_reconcile_total",
-    help: "Total number of reconciliations per controller",
-    labelNames: ["controller", "result"],
-    registers,
-  });
+  const reconcileTotal = counter(
+    "controller_runtime_reconcile_total",
+    "Total number of reconciliations per controller",
+    ["controller", "result"],
+  );
+  // Series exist from the start, so rate() and absent() work before the first reconcile.
   for (const result of ["success", "error", "requeue", "requeue_after"]) {
     reconcileTotal.inc({ ...controller, result }, 0);
   }
-  const reconcileErrors = new Counter({
-    name: "controller_runtime_reconcile_errors_total",
-    help: "Total number of reconciliation errors per controller",
-    labelNames: ["controller"],
-    registers,
-  });
-  reconcileErrors.inc(controller, 0);
-  const terminalErrors = new Counter({
-    name: "controller_runtime_terminal_reconcile_errors_total",
-    help: "Total number of terminal reconciliation errors per controller",
-    labelNames: ["controller"],
-    registers,
-  });
-  terminalErrors.inc(controller, 0);
-  const reconcileTime = new Histogram({
-    name: "controller_runtime_reconcile_time_seconds",
-    help: "Length of time per reconciliation per controller",
-    labelNames: ["controller"],
-    buckets: RECONCILE_BUCKETS,
-    registers,
-  });
-  const activeWorkers = new Gauge({
-    name: "controller_runtime_active_workers",
-    help: "Number of currently used workers per controller",
-    labelNames: ["controller"],
-    registers,
-  });
+  const reconcileErrors = counter(
+    "controller_runtime_reconcile_errors_total",
+    "Total number of reconciliation errors per controller",
+    ["controller"],
+  );
+  const terminalErrors = counter(
+    "controller_runtime_terminal_reconcile_errors_total",
+    "Total number of terminal reconciliation errors per controller",
+    ["controller"],
+  );
+  const reconcileTime = histogram(
+    "controller_runtime_reconcile_time_seconds",
+    "Length of time per reconciliation per controller",
+    ["controller"],
+    RECONCILE_BUCKETS,
+  );
+  const activeWorkers = gauge(
+    "controller_runtime_active_workers",
+    "Number of currently used workers per controller",
+    ["controller"],
+  );
+  gauge(
+    "controller_runtime_max_concurrent_reconciles",
+    "Maximum number of concurrent reconciles per controller",
+    ["controller"],
+  ).set(controller, options.workers);
+  for (const metric of [reconcileErrors, terminalErrors]) metric.inc(controller, 0);
   activeWorkers.set(controller, 0);
-  new Gauge({
-    name: "controller_runtime_max_concurrent_reconciles",
-    help: "Maximum number of concurrent reconciles per controller",
-    labelNames: ["controller"],
-    registers,
-  }).set(controller, options.workers);
 
-  const depth = new Gauge({
-    name: "workqueue_depth",
-    help: "Current depth of workqueue",
-    labelNames: ["name", "controller"],
-    registers,
-  });
+  const queueLabelNames: ("name" | "controller")[] = ["name", "controller"];
+  const depth = gauge("workqueue_depth", "Current depth of workqueue", queueLabelNames);
+  const adds = counter(
+    "workqueue_adds_total",
+    "Total number of adds handled by workqueue",
+    queueLabelNames,
+  );
+  const retries = counter(
+    "workqueue_retries_total",
+    "Total number of retries handled by workqueue",
+    queueLabelNames,
+  );
   depth.set(queueLabels, 0);
-  const adds = new Counter({
-    name: "workqueue_adds_total",
-    help: "Total number of adds handled by workqueue",
-    labelNames: ["name", "controller"],
-    registers,
-  });
-  adds.inc(queueLabels, 0);
-  const retries = new Counter({
-    name: "workqueue_retries_total",
-    help: "Total number of retries handled by workqueue",
-    labelNames: ["name", "controller"],
-    registers,
-  });
-  retries.inc(queueLabels, 0);
-  const queueDuration = new Histogram({
-    name: "workqueue_queue_duration_seconds",
-    help: "How long in seconds an item stays in workqueue before being requested",
-    labelNames: ["name", "controller"],
-    buckets: QUEUE_BUCKETS,
-    registers,
-  });
-  const workDuration = new Histogram({
-    name: "workqueue_work_duration_seconds",
-    help: "How long in seconds processing an item from workqueue takes",
-    labelNames: ["name", "controller"],
-    buckets: QUEUE_BUCKETS,
-    registers,
-  });
+  for (const metric of [adds, retries]) metric.inc(queueLabels, 0);
+  const queueDuration = histogram(
+    "workqueue_queue_duration_seconds",
+    "How long in seconds an item stays in workqueue before being requested",
+    queueLabelNames,
+    QUEUE_BUCKETS,
+  );
+  const workDuration = histogram(
+    "workqueue_work_duration_seconds",
+    "How long in seconds processing an item from workqueue takes",
+    queueLabelNames,
+    QUEUE_BUCKETS,
+  );
 
-  const leaderStatus = new Gauge({
-    name: "leader_election_master_status",
-    help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
-    labelNames: ["name"],
-    registers,
-  });
+  const leaderStatus = gauge(
+    "leader_election_master_status",
+    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
+    ["name"],
+  );
   leaderStatus.set({ name: options.leaseName }, 0);
 
-  const watchRestarts = new Counter({
-    name: "jobchannel_operator_watch_restarts_total",
-    help: "Watches restarted by the operator's watcher, by watcher and reason (error, expired, silent)",
-    labelNames: ["watcher", "reason"],
-    registers,
-  });
-  const relists = new Counter({
-    name: "jobchannel_operator_watch_relists_total",
-    help: "Full relists by the operator's watcher, by watcher and reason (initial, error, expired, silent)",
-    labelNames: ["watcher", "reason"],
-    registers,
-  });
+  const watchRestarts = counter(
+    "jobchannel_operator_watch_restarts_total",
+    "Watches restarted by the operator's watcher, by watcher and reason (error, expired, silent)",
+    ["watcher", "reason"],
+  );
+  const relists = counter(
+    "jobchannel_operator_watch_relists_total",
+    "Full relists by the operator's watcher, by watcher and reason (initial, error, expired, silent)",
+    ["watcher", "reason"],
+  );
 
   return {
     registry,

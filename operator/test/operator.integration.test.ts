@@ -49,6 +49,36 @@ function firstReply(url: string, channel: string): Promise<Json> {
   });
 }
 
+/** `kubectl patch jc <name> -n apps --type=merge -p <patch>`. */
+function patchJobChannel(name: string, patch: object): Promise<string> {
+  return cluster.kubectl([
+    "patch",
+    "jc",
+    name,
+    "-n",
+    "apps",
+    "--type=merge",
+    "-p",
+    JSON.stringify(patch),
+  ]);
+}
+
+/** Waits until `kubectl get <kind> <name> -n <ns>` finds the object (or, with `gone`, no longer does). */
+function waitForObject(
+  kind: string,
+  name: string,
+  namespace: string,
+  gone = false,
+): Promise<unknown> {
+  return waitFor(
+    async () => ((await cluster.getJson([kind, name, "-n", namespace])) === undefined) === gone,
+    {
+      ...WAIT,
+      what: `${kind} ${namespace}/${name} to be ${gone ? "gone" : "there"}`,
+    },
+  );
+}
+
 async function env(deployment: Json): Promise<Json> {
   const container = deployment.spec.template.spec.containers[0];
   return Object.fromEntries(container.env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
@@ -206,16 +236,9 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   });
 
   it("updates the children, the relay entry and observedGeneration when a spec is edited", async () => {
-    await cluster.kubectl([
-      "patch",
-      "jc",
-      "file-upload",
-      "-n",
-      "apps",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { access: "public", worker: { replicas: 3, concurrency: 7 } } }),
-    ]);
+    await patchJobChannel("file-upload", {
+      spec: { access: "public", worker: { replicas: 3, concurrency: 7 } },
+    });
     const d = await waitFor(
       async () => {
         const d = await cluster.getJson(["deployment", "file-upload-worker", "-n", "apps"]);
@@ -270,14 +293,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       },
       { ...WAIT, what: "the Deployment to come back" },
     );
-    await waitFor(
-      async () =>
-        (await cluster.getJson(["service", "job-updates-worker", "-n", "apps"])) !== undefined,
-      {
-        ...WAIT,
-        what: "the Service to come back",
-      },
-    );
+    await waitForObject("service", "job-updates-worker", "apps");
     await cluster.kubectl([
       "scale",
       "deployment",
@@ -326,16 +342,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       /spec\.worker\.jobType is required when spec\.worker\.image is not set/,
     );
     await assert.rejects(
-      cluster.kubectl([
-        "patch",
-        "jc",
-        "file-upload",
-        "-n",
-        "apps",
-        "--type=merge",
-        "-p",
-        '{"spec":{"channel":"other"}}',
-      ]),
+      patchJobChannel("file-upload", { spec: { channel: "other" } }),
       /spec\.channel is immutable/,
     );
   });
@@ -378,22 +385,8 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
 
     // Deleting the owner: its children go by garbage collection, the channel passes to the newer claim.
     await cluster.kubectl(["delete", "jc", "job-updates", "-n", "apps", "--wait=false"]);
-    await waitFor(
-      async () =>
-        (await cluster.getJson(["deployment", "job-updates-worker", "-n", "apps"])) === undefined,
-      {
-        ...WAIT,
-        what: "garbage collection of the Deployment",
-      },
-    );
-    await waitFor(
-      async () =>
-        (await cluster.getJson(["service", "job-updates-worker", "-n", "apps"])) === undefined,
-      {
-        ...WAIT,
-        what: "garbage collection of the Service",
-      },
-    );
+    await waitForObject("deployment", "job-updates-worker", "apps", true);
+    await waitForObject("service", "job-updates-worker", "apps", true);
     await waitFor(
       async () => {
         const jc = await cluster.getJson(["jc", "uploads", "-n", "team-b"]);
@@ -411,15 +404,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       ...WAIT,
       what: "the relay entry to go",
     });
-    await waitFor(
-      async () =>
-        (await cluster.getJson(["deployment", "pdf-extraction-worker", "-n", "apps"])) ===
-        undefined,
-      {
-        ...WAIT,
-        what: "garbage collection",
-      },
-    );
+    await waitForObject("deployment", "pdf-extraction-worker", "apps", true);
   });
 
   it("recovers from an API server stop and restart and converges without restarting itself", async () => {
@@ -435,14 +420,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
         spec: { worker: { image: "example/reports:1", replicas: 1 } },
       }),
     );
-    await waitFor(
-      async () =>
-        (await cluster.getJson(["deployment", "reports-worker", "-n", "apps"])) !== undefined,
-      {
-        ...WAIT,
-        what: "the new JobChannel's Deployment after the restart",
-      },
-    );
+    await waitForObject("deployment", "reports-worker", "apps");
     await waitFor(async () => (await relayChannels()).some((c) => c.name === "reports"), {
       ...WAIT,
       what: "its relay entry",

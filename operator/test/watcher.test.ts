@@ -168,24 +168,18 @@ describe("Watcher", () => {
   });
 
   it("spreads its backoff with jitter and caps it", () => {
-    const low = new Watcher({
-      name: "x",
-      source: fakeSource([]).source,
-      sink: new Store({ project: () => undefined }),
-      logger,
-      initialBackoffMs: 100,
-      maxBackoffMs: 1000,
-      random: () => 0,
-    });
-    const high = new Watcher({
-      name: "x",
-      source: fakeSource([]).source,
-      sink: new Store({ project: () => undefined }),
-      logger,
-      initialBackoffMs: 100,
-      maxBackoffMs: 1000,
-      random: () => 0.999,
-    });
+    const withRandom = (value: number) =>
+      new Watcher({
+        name: "x",
+        source: fakeSource([]).source,
+        sink: new Store({ project: () => undefined }),
+        logger,
+        initialBackoffMs: 100,
+        maxBackoffMs: 1000,
+        random: () => value,
+      });
+    const low = withRandom(0);
+    const high = withRandom(0.999);
     assert.equal(low.backoffMs(0), 0);
     assert.deepEqual(
       [1, 2, 3].map((n) => low.backoffMs(n)),
