@@ -511,3 +511,52 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     assert.equal(lease.spec.holderIdentity ?? "", "");
   });
 });
+
+describe("jobchannel-operator scoped by WATCH_NAMESPACES", { timeout: 300_000 }, () => {
+  let scopedCluster: TestCluster;
+  let scoped: TestOperator;
+
+  before(async () => {
+    scopedCluster = await startCluster(["apps", "team-b"]);
+    scoped = await startOperator(scopedCluster, {
+      env: { WATCH_NAMESPACES: "team-b", LEADER_ELECTION: "false" },
+    });
+  });
+
+  after(async () => {
+    await scoped?.stop();
+    await scopedCluster?.stop();
+  });
+
+  it("reconciles JobChannels in the listed namespaces only", async () => {
+    const manifest = (name: string, namespace: string) =>
+      JSON.stringify({
+        apiVersion: "jobchannel.io/v1alpha1",
+        kind: "JobChannel",
+        metadata: { name, namespace },
+        spec: { worker: { jobType: name, replicas: 1 } },
+      });
+    await scopedCluster.kubectl(["apply", "-f", "-"], manifest("outside", "apps"));
+    await scopedCluster.kubectl(["apply", "-f", "-"], manifest("inside", "team-b"));
+    await waitFor(
+      async () =>
+        (await scopedCluster.getJson(["deployment", "inside-worker", "-n", "team-b"])) !==
+        undefined,
+      { ...WAIT, what: "the watched namespace's Deployment" },
+    );
+    const cm = await waitFor(
+      () => scopedCluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]),
+      { ...WAIT, what: "the relay ConfigMap" },
+    );
+    assert.deepEqual(
+      JSON.parse(cm.data["channels.json"]).channels.map((c: Json) => c.name),
+      ["inside"],
+    );
+    const outside = await scopedCluster.getJson(["jc", "outside", "-n", "apps"]);
+    assert.equal(outside.status, undefined, "a JobChannel outside the scope is left alone");
+    assert.equal(
+      await scopedCluster.getJson(["deployment", "outside-worker", "-n", "apps"]),
+      undefined,
+    );
+  });
+});
