@@ -11,13 +11,14 @@ const { values } = parseArgs({
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string" },
-    path: { type: "string", default: "/ws?channels=bench" },
+    channels: { type: "string", default: "1" },
     connections: { type: "string", default: "1000" },
     parallel: { type: "string", default: "100" },
   },
 });
 const port = Number(values.port);
 const total = Number(values.connections);
+const channels = Number(values.channels);
 
 const MAX_SAMPLES = 4_000_000;
 const samples = new Float64Array(MAX_SAMPLES);
@@ -50,7 +51,9 @@ for (let i = 0; i < total; i += Number(values.parallel)) {
   const batch = Math.min(Number(values.parallel), total - i);
   sockets.push(
     ...(await Promise.all(
-      Array.from({ length: batch }, () => openRawClient(values.host!, port, values.path!, onText)),
+      Array.from({ length: batch }, (_, k) =>
+        openRawClient(values.host!, port, `/ws?channels=bench-${(i + k) % channels}`, onText),
+      ),
     )),
   );
 }

@@ -7,7 +7,7 @@ import { preciseNow } from "./clock.ts";
 const { values } = parseArgs({
   options: {
     redis: { type: "string" },
-    channel: { type: "string", default: "bench" },
+    channels: { type: "string", default: "1" },
     rate: { type: "string" },
     seconds: { type: "string" },
     jobs: { type: "string", default: "100" },
@@ -16,7 +16,7 @@ const { values } = parseArgs({
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const jobs = Number(values.jobs);
-const redisChannel = `jobchannel:${values.channel}`;
+const channels = Array.from({ length: Number(values.channels) }, (_, i) => `jobchannel:bench-${i}`);
 const redis = new Redis(values.redis!);
 await redis.ping();
 process.stdout.write(JSON.stringify({ event: "started" }) + "\n");
@@ -36,7 +36,7 @@ await new Promise<void>((resolve) => {
       for (; sent < due; sent++) {
         const sentAt = preciseNow();
         batch.publish(
-          redisChannel,
+          channels[sent % channels.length]!,
           `{"sentAt":${sentAt},"jobId":"job-${sent % jobs}","status":"processing","progress":${sent % 100},"timestamp":${Math.floor(sentAt)},"fileName":"quarterly-report.pdf"}`,
         );
       }

@@ -10,6 +10,8 @@ export interface Step {
   p99Ms: number;
   maxMs: number;
   serverCpuPercent: number;
+  /** CPU of the clients process (core 1): near 100% means the generator, not the server, was the limit. */
+  clientsCpuPercent: number;
   cpuPerDeliveryUs: number;
   sustained: boolean;
 }
@@ -18,6 +20,8 @@ export interface Step {
 export interface Run {
   system: string;
   connections: number;
+  /** Channels the connections are spread over; each update reaches connections / channels of them. */
+  channels: number;
   rssIdleBytesPerConnection: number;
   rssBeforeBytes: number;
   rssIdleBytes: number;
@@ -57,17 +61,17 @@ export function renderResults(result: BenchResult): string {
   const { machine, method } = result;
   const summary = result.runs.map((run) => {
     const best = run.maxSustained;
-    return `| ${run.system} | ${run.connections} | ${best ? best.deliveriesPerSec.toLocaleString("en-US") : "none"} | ${fixed(best?.p50Ms, 2)} | ${fixed(best?.p99Ms, 2)} | ${fixed(best?.cpuPerDeliveryUs, 2)} | ${fixed(run.rssIdleBytesPerConnection / 1024, 1)} |`;
+    return `| ${run.system} | ${run.connections} | ${run.connections / run.channels} | ${best ? best.deliveriesPerSec.toLocaleString("en-US") : "none"} | ${fixed(best?.p50Ms, 2)} | ${fixed(best?.p99Ms, 2)} | ${fixed(best?.cpuPerDeliveryUs, 2)} | ${fixed(run.rssIdleBytesPerConnection / 1024, 1)} |`;
   });
   const ladders = result.runs.flatMap((run) => [
     "",
-    `### ${run.system}, ${run.connections} connections`,
+    `### ${run.system}, ${run.connections} connections, ${run.channels} channel${run.channels === 1 ? "" : "s"} (${run.connections / run.channels} recipients per update)`,
     "",
-    "| target/s | publishes/s | delivered/s | ratio | p50 ms | p99 ms | max ms | server CPU % | µs CPU/delivery | sustained |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    "| target/s | publishes/s | delivered/s | ratio | p50 ms | p99 ms | max ms | server CPU % | clients CPU % | µs CPU/delivery | sustained |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
     ...run.steps.map(
       (s) =>
-        `| ${s.targetPerSec} | ${fixed(s.publishPerSec, 1)} | ${s.deliveriesPerSec} | ${fixed(s.deliveredRatio, 3)} | ${fixed(s.p50Ms, 2)} | ${fixed(s.p99Ms, 2)} | ${fixed(s.maxMs, 1)} | ${fixed(s.serverCpuPercent, 1)} | ${fixed(s.cpuPerDeliveryUs, 2)} | ${s.sustained ? "yes" : "no"} |`,
+        `| ${s.targetPerSec} | ${fixed(s.publishPerSec, 1)} | ${s.deliveriesPerSec} | ${fixed(s.deliveredRatio, 3)} | ${fixed(s.p50Ms, 2)} | ${fixed(s.p99Ms, 2)} | ${fixed(s.maxMs, 1)} | ${fixed(s.serverCpuPercent, 1)} | ${fixed(s.clientsCpuPercent, 1)} | ${fixed(s.cpuPerDeliveryUs, 2)} | ${s.sustained ? "yes" : "no"} |`,
     ),
   ]);
   return [
@@ -79,8 +83,9 @@ export function renderResults(result: BenchResult): string {
     "",
     `- The server under test runs pinned to core ${method.serverCore} (\`taskset\`); the load generator (the WebSocket`,
     `  clients, one process), the publisher (another process) and \`redis-server\` run on core ${method.generatorCore}.`,
-    "- All clients subscribe to one channel; the publisher PUBLISHes guide-shaped updates (about 150 bytes) into",
-    "  Redis at `target / connections` per second, so every update fans out to every connection.",
+    "- The connections are spread evenly over K channels (`bench-0` ... ); the publisher PUBLISHes guide-shaped",
+    "  updates (about 150 bytes) round-robin over them, so each update fans out to connections / K clients. K = 1 is",
+    "  the broadcast case: every update to every connection, in one burst per update.",
     `- Each rung: ${method.warmupSeconds} s warm-up, then ${method.stepSeconds} s measured. A rung is sustained when at least`,
     `  ${method.deliveredFloor * 100}% of the expected deliveries arrive and p99 latency stays under ${method.p99LimitMs} ms; the ladder stops at the first`,
     "  rung that is not, and the highest sustained rung is reported.",
@@ -88,7 +93,9 @@ export function renderResults(result: BenchResult): string {
     "  instant as its `timestamp`) to the frame's arrival at the client.",
     "- CPU per delivery: the server's user + system CPU time (`/proc/<pid>/stat`) over the measured window,",
     "  divided by the deliveries in it. RSS per idle connection: the server's RSS with every client connected and",
-    "  subscribed, minus its RSS before, divided by the connections.",
+    "  subscribed, minus its RSS before, divided by the connections, both read after a full GC (the server runs",
+    "  with `--expose-gc` and a SIGUSR2 hook, bench/src/gc-on-signal.ts, for that alone).",
+    "- Clients CPU % is the load generator's own CPU on core 1; near 100% the generator, not the server, is the limit.",
     "- `relay` is `jobchannel-relay` with a channel config (validation, access, metrics, backpressure all on);",
     "  `baseline` is a bare `ws` + `ioredis` loop that parses and serializes each update once (bench/src/baseline-server.ts).",
     "",
@@ -104,8 +111,8 @@ export function renderResults(result: BenchResult): string {
     `Load average before: ${machine.loadAverageBefore.join(", ")}; after: ${machine.loadAverageAfter.join(", ")}`,
     "(the machine is shared; a load above 0 means other work competed for the cores).",
     "",
-    "| system | connections | max sustained deliveries/s | p50 ms | p99 ms | µs CPU/delivery | KB RSS/idle connection |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| system | connections | recipients per update | max sustained deliveries/s | p50 ms | p99 ms | µs CPU/delivery | KB RSS/idle connection |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...summary,
     "",
     "## Ladders",

@@ -17,11 +17,12 @@ import { renderResults, type BenchResult, type Run, type Step } from "./results.
 const { values } = parseArgs({
   options: {
     connections: { type: "string", default: "1000,5000" },
+    channels: { type: "string", default: "10,1" },
     systems: { type: "string", default: "relay,baseline" },
     targets: { type: "string", default: "25000,50000,75000,100000,150000,200000,300000" },
     "warmup-seconds": { type: "string", default: "1" },
     "step-seconds": { type: "string", default: "4" },
-    "max-minutes": { type: "string", default: "15" },
+    "max-minutes": { type: "string", default: "25" },
     write: { type: "boolean", default: false },
   },
 });
@@ -38,8 +39,13 @@ const DELIVERED_FLOOR = 0.95;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: Started[] = [];
 
-function pinned(core: number, args: string[], env: Record<string, string> = {}): Started {
-  const started = startProcess("taskset", ["-c", String(core), NODE, ...args], {
+function pinned(
+  core: number,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): Started {
+  const started = startProcess("taskset", ["-c", String(core), NODE, ...nodeFlags, ...args], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -76,25 +82,32 @@ function ask(
   });
 }
 
+const SERVER_FLAGS = ["--expose-gc", "--import", join(here, "gc-on-signal.ts")];
+
 async function startServer(
   system: string,
   redisUrl: string,
   dir: string,
+  channels: number,
 ): Promise<{ server: Started; port: number }> {
   const port = await freePort();
   const env = { PORT: String(port), REDIS_URL: redisUrl };
   let server: Started;
   if (system === "relay") {
     const config = join(dir, "channels.json");
-    writeFileSync(config, JSON.stringify({ channels: [{ name: "bench", access: "public" }] }));
-    server = pinned(0, [RELAY_BIN], {
-      ...env,
-      RELAY_HOST: "127.0.0.1",
-      RELAY_CONFIG_FILE: config,
-      LOG_LEVEL: "warn",
-    });
+    const list = Array.from({ length: channels }, (_, i) => ({
+      name: `bench-${i}`,
+      access: "public",
+    }));
+    writeFileSync(config, JSON.stringify({ channels: list }));
+    server = pinned(
+      0,
+      [RELAY_BIN],
+      { ...env, RELAY_HOST: "127.0.0.1", RELAY_CONFIG_FILE: config, LOG_LEVEL: "warn" },
+      SERVER_FLAGS,
+    );
   } else {
-    server = pinned(0, [join(here, "baseline-server.ts")], env);
+    server = pinned(0, [join(here, "baseline-server.ts")], env, SERVER_FLAGS);
   }
   await waitFor(
     async () => {
@@ -106,20 +119,31 @@ async function startServer(
   return { server, port };
 }
 
+/** The server's RSS after a full GC (see gc-on-signal.ts). */
+async function rssAfterGc(server: Started): Promise<number> {
+  process.kill(server.child.pid!, "SIGUSR2");
+  await sleep(1000);
+  return rssBytes(server.child.pid!);
+}
+
 async function runStep(
   server: Started,
   clients: Started,
   redisUrl: string,
   connections: number,
+  channels: number,
   target: number,
 ): Promise<Step> {
-  const rate = target / connections;
+  // Every update reaches the connections of one channel: connections / channels of them.
+  const rate = (target * channels) / connections;
   const publisher = pinned(1, [
     join(here, "publisher.ts"),
     "--redis",
     redisUrl,
     "--rate",
     String(rate),
+    "--channels",
+    String(channels),
     "--seconds",
     String(warmup + measure + 0.5),
   ]);
@@ -129,11 +153,13 @@ async function runStep(
   await ask(clients, "reset", "reset");
   const pid = server.child.pid!;
   const cpu0 = cpuSeconds(pid);
+  const generator0 = cpuSeconds(clients.child.pid!);
   const t0 = performance.now();
   await sleep(measure * 1000);
   const report = await ask(clients, "report", "report");
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const generatorCpu = cpuSeconds(clients.child.pid!) - generator0;
   await published;
   await sleep(1000);
   const count = Number(report.count);
@@ -147,6 +173,7 @@ async function runStep(
     p99Ms: Number(Number(report.p99Ms).toFixed(3)),
     maxMs: Number(Number(report.maxMs).toFixed(3)),
     serverCpuPercent: Number(((cpu / seconds) * 100).toFixed(1)),
+    clientsCpuPercent: Number(((generatorCpu / seconds) * 100).toFixed(1)),
     cpuPerDeliveryUs: count > 0 ? Number(((cpu / count) * 1e6).toFixed(2)) : NaN,
     sustained: false,
   };
@@ -157,29 +184,32 @@ async function runStep(
 async function runSystem(
   system: string,
   connections: number,
+  channels: number,
   redisUrl: string,
   dir: string,
 ): Promise<Run> {
-  const { server, port } = await startServer(system, redisUrl, dir);
-  await sleep(1000);
-  const rssBefore = rssBytes(server.child.pid!);
+  const { server, port } = await startServer(system, redisUrl, dir, channels);
+  const rssBefore = await rssAfterGc(server);
   const clients = pinned(1, [
     join(here, "clients.ts"),
     "--port",
     String(port),
     "--connections",
     String(connections),
+    "--channels",
+    String(channels),
   ]);
   const ready = await ask(clients, undefined, "ready", 120_000);
   if (ready.subscribed !== connections)
     throw new Error(`only ${String(ready.subscribed)} of ${connections} subscribed`);
-  await sleep(2000);
-  const rssIdle = rssBytes(server.child.pid!);
+  const rssIdle = await rssAfterGc(server);
   const steps: Step[] = [];
   for (const target of targets) {
-    const step = await runStep(server, clients, redisUrl, connections, target);
+    const step = await runStep(server, clients, redisUrl, connections, channels, target);
     steps.push(step);
-    process.stderr.write(`${system} ${connections} conns: ${JSON.stringify(step)}\n`);
+    process.stderr.write(
+      `${system} ${connections} conns / ${channels} channels: ${JSON.stringify(step)}\n`,
+    );
     if (!step.sustained) break;
   }
   clients.child.stdin!.write("exit\n");
@@ -189,6 +219,7 @@ async function runSystem(
   return {
     system,
     connections,
+    channels,
     rssIdleBytesPerConnection: Math.round((rssIdle - rssBefore) / connections),
     rssBeforeBytes: rssBefore,
     rssIdleBytes: rssIdle,
@@ -207,9 +238,12 @@ async function main(): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "jobchannel-bench-"));
   const runs: Run[] = [];
   try {
-    for (const connections of values.connections!.split(",").map(Number)) {
-      for (const system of values.systems!.split(","))
-        runs.push(await runSystem(system, connections, redis.url, dir));
+    for (const channels of values.channels!.split(",").map(Number)) {
+      for (const connections of values.connections!.split(",").map(Number)) {
+        for (const system of values.systems!.split(",")) {
+          runs.push(await runSystem(system, connections, channels, redis.url, dir));
+        }
+      }
     }
   } finally {
     await redis.stop();
