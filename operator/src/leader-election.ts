@@ -2,6 +2,7 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiMessageOf, OperatorErrorCode, statusCodeOf } from "./errors.ts";
+import { withTimeout } from "./timeout.ts";
 
 /** The fields of a Lease that election reads and writes. */
 export interface LeaseRecord {
@@ -37,14 +38,6 @@ export interface LeaderElectorOptions {
   readonly onStoppedLeading: () => void;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`lease request took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -132,7 +125,7 @@ export class LeaderElector {
 
   async #attempt(): Promise<boolean> {
     try {
-      return await withTimeout(this.tryAcquireOrRenew(), this.#o.renewDeadlineMs);
+      return await withTimeout(this.tryAcquireOrRenew(), this.#o.renewDeadlineMs, "lease request");
     } catch (error) {
       const code = statusCodeOf(error);
       if (code !== 409)
@@ -185,6 +178,7 @@ export class LeaderElector {
           ...(current.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
         }),
         this.#o.renewDeadlineMs,
+        "lease release",
       );
       this.#o.logger.info("lease released");
     } catch (error) {

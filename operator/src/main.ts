@@ -4,6 +4,10 @@ import { parseConfig, USAGE } from "./config.ts";
 import { ConfigError, OperatorErrorCode } from "./errors.ts";
 import { createLogger } from "./logger.ts";
 import { Manager } from "./manager.ts";
+import { withTimeout } from "./timeout.ts";
+
+/** Longest graceful shutdown; kubelet's default grace period is 30 s. */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 /** Runs the operator until a signal stops it; resolves with the exit code. */
 export async function main(
@@ -63,7 +67,12 @@ export async function main(
   );
   const signal = await stopped;
   logger.info({ signal }, "shutting down");
-  await manager.stop();
+  try {
+    await withTimeout(manager.stop(), SHUTDOWN_TIMEOUT_MS, "shutdown");
+  } catch (error) {
+    logger.error({ err: String(error) }, "shutdown incomplete");
+    return 1;
+  }
   logger.info("stopped");
   return 0;
 }

@@ -58,6 +58,7 @@ export class Manager {
   #resyncTimer: NodeJS.Timeout | undefined;
   #syncWait: NodeJS.Timeout | undefined;
   #leading = false;
+  #shuttingDown = false;
 
   constructor(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
     this.#config = config;
@@ -151,10 +152,11 @@ export class Manager {
     this.#elector.start();
   }
 
-  /** Graceful shutdown: finish reconciles in flight, release the Lease, stop watches and the server. */
+  /** Graceful shutdown: finish reconciles in flight, then release the Lease, stop watches and the server. */
   async stop(): Promise<void> {
-    await this.#elector?.stop();
+    this.#shuttingDown = true;
     await this.#stopLeading();
+    await this.#elector?.stop();
     await Promise.all(this.#watchers.map((w) => w.stop()));
     await new Promise<void>((resolve) => {
       if (!this.#server) return resolve();
@@ -255,12 +257,17 @@ export class Manager {
     for (const key of this.#jobChannelKeys()) this.#enqueue(key);
   }
 
-  /** Starts reconciling once every cache is synced, so the relay config is never computed from a partial list. */
+  /**
+   * Starts reconciling once the previous term's reconciles have ended and every cache is synced,
+   * so one key is never reconciled twice at once and the relay config is never computed from a
+   * partial list.
+   */
   #startLeading(): void {
+    if (this.#shuttingDown) return;
     this.#leading = true;
     this.#metrics.leader(true);
     const begin = (): void => {
-      if (!this.#leading || this.#runner) return;
+      if (!this.#leading || this.#runner || this.#shuttingDown) return;
       if (!this.synced) {
         this.#syncWait = setTimeout(begin, 100);
         return;
@@ -279,7 +286,7 @@ export class Manager {
       this.#resyncTimer = setInterval(() => this.#resync(), this.#config.resyncSeconds * 1000);
       this.#logger.info({ jobChannels: this.#jobChannelKeys().length }, "reconciling started");
     };
-    begin();
+    void (this.#runnerStopped ?? Promise.resolve()).then(begin);
   }
 
   /** Stops reconciling at once: no new reconcile starts; resolves when those in flight have ended. */

@@ -1,6 +1,7 @@
 // List+watch that never goes silently stale: restarts with jittered backoff, relists on 410 and on silence.
 import type { Logger } from "pino";
 import { apiMessageOf, OperatorErrorCode, statusCodeOf } from "./errors.ts";
+import { withTimeout } from "./timeout.ts";
 
 /** A watch event type as the API server sends it. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
@@ -58,6 +59,8 @@ export interface WatcherOptions {
   readonly maxBackoffMs?: number;
   /** Relist when no event (bookmarks included) arrived for this long. @default 300000 */
   readonly silenceMs?: number;
+  /** A list that has not answered after this long counts as failed. @default 60000 */
+  readonly listTimeoutMs?: number;
   /** Consecutive watch failures after which the next attempt relists instead of resuming. @default 3 */
   readonly relistAfterFailures?: number;
   /** Random source in [0, 1), for jitter. @default Math.random */
@@ -88,6 +91,7 @@ export class Watcher {
       maxBackoffMs: 30_000,
       silenceMs: 300_000,
       relistAfterFailures: 3,
+      listTimeoutMs: 60_000,
       random: Math.random,
       ...options,
     };
@@ -129,7 +133,11 @@ export class Watcher {
       if (this.#relistReason !== undefined) {
         const reason = this.#relistReason;
         try {
-          const { items, resourceVersion } = await this.#o.source.list();
+          const { items, resourceVersion } = await withTimeout(
+            this.#o.source.list(),
+            this.#o.listTimeoutMs,
+            "list",
+          );
           if (this.#stopped) break;
           this.#o.sink.replace(items);
           this.#resourceVersion = resourceVersion;

@@ -167,6 +167,30 @@ describe("Watcher", () => {
     await t.watcher.stop();
   });
 
+  it("gives up on a list that never answers and lists again", async () => {
+    let calls = 0;
+    const fake = fakeSource([() => ({ items: [], resourceVersion: "1" })]);
+    const source = {
+      ...fake.source,
+      list: () => {
+        calls += 1;
+        return calls === 1 ? new Promise<never>(() => {}) : fake.source.list();
+      },
+    };
+    const watcher = new Watcher({
+      name: "frozen",
+      source,
+      sink: new Store({ project: () => undefined }),
+      logger,
+      initialBackoffMs: 5,
+      listTimeoutMs: 50,
+    });
+    watcher.start();
+    await waitFor(() => watcher.synced, { timeoutMs: 2000, what: "the second list" });
+    assert.equal(calls, 2);
+    await watcher.stop();
+  });
+
   it("spreads its backoff with jitter and caps it", () => {
     const withRandom = (value: number) =>
       new Watcher({
