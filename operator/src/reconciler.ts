@@ -131,7 +131,7 @@ export class JobChannelReconciler implements Reconciler {
     if (!observed.ok) {
       const meta = observed.meta;
       if (!meta || meta.deletionTimestamp) return {};
-      await this.#removeChildren(key, meta);
+      // Without a valid spec there is no desired state: children stay as they are, the relay drops the channel.
       await this.#writeStatus(
         meta,
         observed.status,

@@ -152,6 +152,20 @@ describe("JobChannelReconciler", () => {
 
   it("refuses an invalid JobChannel with a terminal error and an InvalidSpec status", async () => {
     const t = setup([rawJobChannel("bad", { spec: { access: "everyone" } })]);
+    t.deployments.upsert({
+      metadata: {
+        name: "bad-worker",
+        namespace: "apps",
+        ownerReferences: [
+          {
+            apiVersion: "jobchannel.io/v1alpha1",
+            kind: "JobChannel",
+            name: "bad",
+            controller: true,
+          },
+        ],
+      },
+    });
     await assert.rejects(t.reconciler.reconcile({ key: "apps/bad" }), {
       name: "TerminalError",
       code: "invalid_spec",
@@ -159,6 +173,8 @@ describe("JobChannelReconciler", () => {
     const ready = t.writer.statuses.get("apps/bad")?.conditions?.find((c) => c.type === "Ready");
     assert.equal(ready?.reason, "InvalidSpec");
     assert.match(ready?.message ?? "", /spec\.access/);
+    assert.deepEqual(t.writer.removed, [], "existing workers are left alone");
+    assert.ok(t.writer.events.some((e) => e.reason === "InvalidSpec" && e.type === "Warning"));
   });
 
   it("does nothing for a JobChannel that is gone or being deleted", async () => {
