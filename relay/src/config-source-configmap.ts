@@ -2,7 +2,7 @@
 // then a watch from its resourceVersion, restarted with jittered backoff whenever it ends or fails.
 import type { Logger } from "pino";
 import { parseChannelConfig, type ChannelConfig } from "./channel-config.ts";
-import type { ChannelConfigSource } from "./config-source.ts";
+import { configFeed, type ChannelConfigSource } from "./config-source.ts";
 import { RelayError, RelayErrorCode } from "./errors.ts";
 
 /** The ConfigMap key the operator writes the channel config into. */
@@ -23,8 +23,8 @@ export interface ConfigMapSourceOptions {
   watchTimeoutSeconds?: number;
 }
 
-/** The config held by a ConfigMap object, as listed or watched. Throws a coded {@link RelayError}. */
-export function configFromConfigMap(object: unknown): ChannelConfig {
+/** The `channels.json` text of a ConfigMap object; throws `channel_config_unavailable` without it. */
+function configText(object: unknown): string {
   const data = (object as { data?: unknown } | null)?.data;
   const text =
     data !== null && typeof data === "object"
@@ -37,7 +37,12 @@ export function configFromConfigMap(object: unknown): ChannelConfig {
       CONFIGMAP_KEY,
     );
   }
-  return parseChannelConfig(text);
+  return text;
+}
+
+/** The config held by a ConfigMap object, as listed or watched. Throws a coded {@link RelayError}. */
+export function configFromConfigMap(object: unknown): ChannelConfig {
+  return parseChannelConfig(configText(object));
 }
 
 interface ConfigMapLike {
@@ -54,8 +59,6 @@ export function configMapConfigSource(options: ConfigMapSourceOptions): ChannelC
   let stopped = false;
   let abort: AbortController | undefined;
   let wake: (() => void) | undefined;
-  let lastText: string | undefined;
-  let lastProblem: string | undefined;
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -66,30 +69,18 @@ export function configMapConfigSource(options: ConfigMapSourceOptions): ChannelC
       };
     });
 
-  const report = (error: RelayError): void => {
-    if (error.message === lastProblem) return;
-    lastProblem = error.message;
-    log.error(
-      { code: error.code, field: error.field, err: error.message },
-      "channel config refused",
-    );
-  };
-
   return {
     start(onConfig) {
+      const feed = configFeed(log, onConfig);
       const apply = (object: ConfigMapLike): void => {
-        const text = object.data?.[CONFIGMAP_KEY];
-        if (text !== undefined && text === lastText) return;
+        let text: string;
         try {
-          const config = configFromConfigMap(object);
-          lastText = text;
-          lastProblem = undefined;
-          log.info({ channels: config.channels.length }, "channel config loaded");
-          onConfig(config);
+          text = configText(object);
         } catch (e) {
-          if (e instanceof RelayError) report(e);
-          else throw e;
+          if (e instanceof RelayError) return feed.refuse(e);
+          throw e;
         }
+        feed.offer(text);
       };
 
       const run = async (): Promise<void> => {
@@ -108,7 +99,7 @@ export function configMapConfigSource(options: ConfigMapSourceOptions): ChannelC
             const item = list.items[0];
             if (item) apply(item as ConfigMapLike);
             else
-              report(
+              feed.refuse(
                 new RelayError(
                   RelayErrorCode.ChannelConfigUnavailable,
                   "the ConfigMap does not exist (yet)",

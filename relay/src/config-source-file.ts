@@ -4,8 +4,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
-import { parseChannelConfig } from "./channel-config.ts";
-import type { ChannelConfigSource } from "./config-source.ts";
+import { configFeed, type ChannelConfigSource } from "./config-source.ts";
 import { RelayError, RelayErrorCode } from "./errors.ts";
 
 /** Options of {@link fileConfigSource}. */
@@ -24,46 +23,23 @@ export function fileConfigSource(
   let watcher: FSWatcher | undefined;
   let poll: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
-  let lastText: string | undefined;
-  let lastProblem: string | undefined;
   let stopped = false;
-
-  const report = (error: RelayError): void => {
-    // A broken file is reported once per distinct problem, not on every poll.
-    if (error.message === lastProblem) return;
-    lastProblem = error.message;
-    log.error(
-      { code: error.code, field: error.field, err: error.message },
-      "channel config refused",
-    );
-  };
 
   return {
     start(onConfig) {
+      const feed = configFeed(log, onConfig);
       const load = async (): Promise<void> => {
         let text: string;
         try {
           text = await readFile(path, "utf8");
         } catch (e) {
-          report(
-            new RelayError(
-              RelayErrorCode.ChannelConfigUnavailable,
-              `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`,
-            ),
+          const why = (e as NodeJS.ErrnoException).code ?? String(e);
+          feed.refuse(
+            new RelayError(RelayErrorCode.ChannelConfigUnavailable, `cannot read ${path}: ${why}`),
           );
           return;
         }
-        if (stopped || text === lastText) return;
-        lastText = text;
-        try {
-          const config = parseChannelConfig(text);
-          lastProblem = undefined;
-          log.info({ channels: config.channels.length }, "channel config loaded");
-          onConfig(config);
-        } catch (e) {
-          if (e instanceof RelayError) report(e);
-          else throw e;
-        }
+        if (!stopped) feed.offer(text);
       };
       const schedule = (): void => {
         clearTimeout(debounce);

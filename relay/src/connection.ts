@@ -152,7 +152,7 @@ export class Connection {
     ws.on("message", onMessage);
     ws.on("pong", onPong);
     ws.on("error", onError);
-    ws.once("close", onClose);
+    ws.on("close", onClose);
   }
 
   get identity(): Identity {

@@ -372,15 +372,14 @@ class JobRelay implements Relay, ConnectionHost {
       return;
     const current = this.#policy?.get(channel) ?? settings;
     const user = connection.identity.sub;
-    const visible =
+    // Copies: a store may hand out the objects it keeps (the in-memory one does).
+    const visible = (
       current.visibility === "user"
         ? jobs.filter((j) => j.userId !== undefined && j.userId === user)
-        : jobs;
+        : jobs
+    ).map((job) => ({ ...job, channel }));
     const seqs = new Map<string, number>();
-    for (const job of visible) {
-      job.channel = channel;
-      if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
-    }
+    for (const job of visible) if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
     connection.sendText(JSON.stringify({ type: "subscribed", channel, jobs: visible }));
     const held = subscription.pending ?? [];
     subscription.pending = null;

@@ -1,10 +1,10 @@
 // Tokens on a live relay: refusal codes, expiry, refresh, the channels claim, and the three modes.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
+import { before, describe, test } from "node:test";
 import { parseChannelConfig } from "../src/channel-config.ts";
-import { connect, subscribed, type TestClient } from "./helpers/client.ts";
-import { startTestRelay, token, type TestRelay } from "./helpers/relay.ts";
+import { subscribed, type TestClient } from "./helpers/client.ts";
+import { relayFixture } from "./helpers/fixture.ts";
+import { token, type TestRelay } from "./helpers/relay.ts";
 
 const CONFIG = parseChannelConfig(
   JSON.stringify({
@@ -16,35 +16,17 @@ const CONFIG = parseChannelConfig(
   }),
 );
 
-let redis: TestRedis;
-const clients: TestClient[] = [];
-const relays: TestRelay[] = [];
+const { relayWith: start, open: connectTo } = relayFixture();
 
-before(async () => {
-  redis = await startRedis();
-});
-
-after(async () => {
-  for (const c of clients) c.ws.terminate();
-  for (const r of relays) await r.close();
-  await redis.stop();
-});
-
-async function relayWith(options: { channels?: boolean; secret?: boolean }): Promise<TestRelay> {
-  const relay = await startTestRelay({
-    redisUrl: redis.url,
+function relayWith(options: { channels?: boolean; secret?: boolean }): Promise<TestRelay> {
+  return start({
     ...(options.channels ? { channels: CONFIG } : {}),
     secret: options.secret ?? false,
   });
-  relays.push(relay);
-  await waitFor(() => relay.relay.ready(), { what: "a ready relay" });
-  return relay;
 }
 
-async function open(relay: TestRelay, query = "", headers = {}): Promise<TestClient> {
-  const client = await connect(relay.url + query, { headers });
-  clients.push(client);
-  return client;
+function open(relay: TestRelay, query = "", headers = {}): Promise<TestClient> {
+  return connectTo(relay, query, { headers });
 }
 
 describe("tokens", () => {

@@ -2,16 +2,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ChannelPolicy, parseChannelConfig } from "../src/channel-config.ts";
-import { RelayError } from "../src/errors.ts";
+import type { RelayError } from "../src/errors.ts";
+import { relayErrorOf } from "./helpers/errors.ts";
 
 function refusal(text: string): RelayError {
-  try {
-    parseChannelConfig(text);
-  } catch (e) {
-    assert.ok(e instanceof RelayError);
-    return e;
-  }
-  assert.fail("the config was accepted");
+  return relayErrorOf(() => parseChannelConfig(text));
 }
 
 describe("parseChannelConfig", () => {

@@ -3,16 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { configFromConfigMap, CONFIGMAP_KEY } from "../src/config-source-configmap.ts";
-import { RelayError } from "../src/errors.ts";
+import { relayErrorOf } from "./helpers/errors.ts";
 
 function code(object: unknown): string {
-  try {
-    configFromConfigMap(object);
-  } catch (e) {
-    assert.ok(e instanceof RelayError);
-    return e.code;
-  }
-  assert.fail("accepted");
+  return relayErrorOf(() => configFromConfigMap(object)).code;
 }
 
 describe("configFromConfigMap", () => {

@@ -2,16 +2,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { helpText, loadEnv, VARIABLES } from "../src/config.ts";
-import { RelayError } from "../src/errors.ts";
+import type { RelayError } from "../src/errors.ts";
+import { relayErrorOf } from "./helpers/errors.ts";
 
 function problem(env: Record<string, string>): RelayError {
-  try {
-    loadEnv(env);
-  } catch (e) {
-    assert.ok(e instanceof RelayError);
-    return e;
-  }
-  assert.fail("the environment was accepted");
+  return relayErrorOf(() => loadEnv(env));
 }
 
 describe("loadEnv", () => {

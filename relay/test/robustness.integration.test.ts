@@ -2,40 +2,20 @@
 // that protect it (frame size, rate, origin, heartbeat, connection count).
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
-import { after, before, describe, test } from "node:test";
-import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
+import { before, describe, test } from "node:test";
+import { waitFor } from "@jobchannel/testkit";
 import { parseChannelConfig } from "../src/channel-config.ts";
-import { connect, subscribed, type TestClient } from "./helpers/client.ts";
-import { startTestRelay, type TestRelay } from "./helpers/relay.ts";
+import { subscribed, type ConnectOptions, type TestClient } from "./helpers/client.ts";
+import { relayFixture } from "./helpers/fixture.ts";
+import type { TestRelay } from "./helpers/relay.ts";
 
 const CONFIG = parseChannelConfig('{"channels":[{"name":"load","access":"public"}]}');
 const ORIGIN = "https://app.example.com";
 
-let redis: TestRedis;
-const clients: TestClient[] = [];
-const relays: TestRelay[] = [];
+const { relayWith, open: connectTo, redis } = relayFixture({ channels: CONFIG });
 
-before(async () => {
-  redis = await startRedis();
-});
-
-after(async () => {
-  for (const c of clients) c.ws.terminate();
-  for (const r of relays) await r.close();
-  await redis.stop();
-});
-
-async function relayWith(options: Omit<Parameters<typeof startTestRelay>[0], "redisUrl">) {
-  const relay = await startTestRelay({ redisUrl: redis.url, channels: CONFIG, ...options });
-  relays.push(relay);
-  await waitFor(() => relay.relay.ready(), { what: "a ready relay" });
-  return relay;
-}
-
-async function open(relay: TestRelay, options: Parameters<typeof connect>[1] = {}, query = "") {
-  const client = await connect(relay.url + query, options);
-  clients.push(client);
-  return client;
+function open(relay: TestRelay, options: ConnectOptions = {}, query = ""): Promise<TestClient> {
+  return connectTo(relay, query, options);
 }
 
 /** The raw socket under a ws client, to stop reading and play a slow consumer. */
@@ -98,12 +78,12 @@ describe("Redis restarts", () => {
     await relay.redis.publish("jobchannel:load", update("before", 1));
     await client.frame((f) => f.type === "job");
 
-    await redis.kill();
+    await redis().kill();
     await waitFor(async () => (await fetch(`${relay.http}/readyz`)).status === 503, {
       what: "/readyz to fail",
     });
     assert.equal(await metric(relay, /^jobchannel_relay_redis_up (\d+)/m), 0);
-    await redis.start();
+    await redis().start();
     await waitFor(async () => (await fetch(`${relay.http}/readyz`)).status === 200, {
       what: "/readyz to recover",
       timeoutMs: 20_000,
