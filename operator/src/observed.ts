@@ -12,6 +12,8 @@ export interface ObservedChild {
   readonly key: string;
   /** `namespace/name` of the JobChannel that controls it, if one does. */
   readonly owner?: string;
+  /** Changes on every write, so any edit (drift) is noticed. */
+  readonly resourceVersion?: string;
   /** The worker Deployment's state, for Deployments. */
   readonly deployment?: DeploymentObservation;
 }
@@ -96,6 +98,7 @@ export function observeChild(
   return {
     key: objectKey({ namespace: meta.namespace, name: meta.name }),
     ...(owner ? { owner } : {}),
+    ...(typeof meta.resourceVersion === "string" ? { resourceVersion: meta.resourceVersion } : {}),
     ...(deployment ? { deployment } : {}),
   };
 }

@@ -1,4 +1,5 @@
 // The in-memory cache a watcher fills: projected objects by namespace/name, with change notifications.
+import { isDeepStrictEqual } from "node:util";
 import { objectKey } from "./jobchannel.ts";
 import type { WatchSink } from "./watcher.ts";
 
@@ -89,7 +90,8 @@ export class Store<T> implements WatchSink, StoreReader<T> {
     const before = this.#items.get(key);
     if (after === undefined) this.#items.delete(key);
     else this.#items.set(key, after);
-    if (before === undefined && after === undefined) return;
+    // A relist re-delivers every object; only real changes are news (the periodic resync covers the rest).
+    if (before === undefined ? after === undefined : isDeepStrictEqual(before, after)) return;
     this.#options.onChange?.({ key, before, after });
   }
 }

@@ -57,7 +57,10 @@ export interface WatcherOptions {
   readonly initialBackoffMs?: number;
   /** Longest delay after repeated failures. @default 30000 */
   readonly maxBackoffMs?: number;
-  /** Relist when no event (bookmarks included) arrived for this long. @default 300000 */
+  /**
+   * Relist when no event (bookmarks included) arrived for this long, across watch reconnects: a
+   * safety net for events a broken watch may have missed. @default 300000
+   */
   readonly silenceMs?: number;
   /** A list that has not answered after this long counts as failed. @default 60000 */
   readonly listTimeoutMs?: number;
@@ -143,6 +146,7 @@ export class Watcher {
           this.#resourceVersion = resourceVersion;
           this.#relistReason = undefined;
           this.#failures = 0;
+          this.#lastActivity = Date.now();
           this.#synced = true;
           this.#o.metrics?.relisted(this.#o.name, reason);
           log.info({ reason, items: items.length, resourceVersion }, "listed");
@@ -189,7 +193,6 @@ export class Watcher {
     let failure: unknown;
     let events = 0;
     const opened = Date.now();
-    this.#lastActivity = opened;
     const ended = new Promise<unknown>((resolve) => {
       const onEvent = (type: WatchEventType, object: unknown): void => {
         this.#lastActivity = Date.now();

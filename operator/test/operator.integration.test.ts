@@ -268,7 +268,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     );
   });
 
-  it("brings back a deleted child and repairs a hand-edited one", async () => {
+  it("brings back deleted children and the relay ConfigMap, and repairs hand edits", async () => {
     const before = await cluster.getJson(["deployment", "bulk-upload-worker", "-n", "apps"]);
     await cluster.kubectl([
       "delete",
@@ -308,6 +308,43 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
           .replicas === 1,
       { ...WAIT, what: "replicas to be repaired to 1" },
     );
+    await cluster.kubectl([
+      "patch",
+      "service",
+      "file-upload-worker",
+      "-n",
+      "apps",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { selector: { "jobchannel.io/jobchannel": "someone-else" } } }),
+    ]);
+    await waitFor(
+      async () =>
+        (await cluster.getJson(["service", "file-upload-worker", "-n", "apps"])).spec.selector[
+          "jobchannel.io/jobchannel"
+        ] === "file-upload",
+      { ...WAIT, what: "the Service selector to be repaired" },
+    );
+    const channels = await relayChannels();
+    await cluster.kubectl([
+      "patch",
+      "configmap",
+      "jobchannel-relay",
+      "-n",
+      OPERATOR_NAMESPACE,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ data: { "channels.json": '{"channels":[]}' } }),
+    ]);
+    await waitFor(async () => (await relayChannels()).length === channels.length, {
+      ...WAIT,
+      what: "the relay ConfigMap to be repaired",
+    });
+    await cluster.kubectl(["delete", "configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
+    await waitFor(async () => (await relayChannels()).length === channels.length, {
+      ...WAIT,
+      what: "the relay ConfigMap to come back",
+    });
   });
 
   it("refuses an invalid JobChannel with a readable message", async () => {
