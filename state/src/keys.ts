@@ -8,8 +8,10 @@ export interface ChannelKeys {
   readonly state: string;
   /** HASH jobId -> last seq. */
   readonly seq: string;
-  /** ZSET jobId scored by the Unix ms of its last update. */
+  /** ZSET of every retained jobId, scored by the Unix ms of its last update. */
   readonly index: string;
+  /** ZSET of the retained jobs whose last update is terminal; retention trims these first. */
+  readonly done: string;
   /** The pub/sub channel updates travel on (not a key: outside the hash slot rules). */
   readonly pubsub: string;
 }
@@ -20,6 +22,7 @@ export function channelKeys(channel: string, prefix: string = DEFAULT_REDIS_PREF
     state: `${base}:state`,
     seq: `${base}:seq`,
     index: `${base}:index`,
+    done: `${base}:done`,
     pubsub: redisChannelFor(channel, prefix),
   };
 }

@@ -1,5 +1,5 @@
 // The job-state store in process memory, with the same semantics as the Redis one.
-import { DEFAULT_REDIS_PREFIX, type JobUpdate } from "@jobchannel/protocol";
+import { DEFAULT_REDIS_PREFIX, isTerminalStatus, type JobUpdate } from "@jobchannel/protocol";
 import { retainedSince, type History } from "./history.ts";
 import { MemoryBus } from "./memory-bus.ts";
 import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
@@ -52,7 +52,17 @@ export class MemoryJobStore implements JobStore {
   #trim(jobs: Map<string, Entry>, history: History, now: number): void {
     const since = retainedSince(history, now);
     for (const [id, entry] of jobs) {
-      if (entry.at >= since && (history.maxJobs <= 0 || jobs.size <= history.maxJobs)) break;
+      if (entry.at >= since) break;
+      jobs.delete(id);
+    }
+    if (history.maxJobs <= 0) return;
+    // As in Redis: finished jobs go first, oldest first; running jobs only when nothing else is left.
+    for (const [id, entry] of jobs) {
+      if (jobs.size <= history.maxJobs) return;
+      if (isTerminalStatus(entry.update.status)) jobs.delete(id);
+    }
+    for (const id of jobs.keys()) {
+      if (jobs.size <= history.maxJobs) return;
       jobs.delete(id);
     }
   }

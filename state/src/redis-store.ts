@@ -1,5 +1,10 @@
 // The job-state store on Redis: one Lua round trip per publish, one per snapshot.
-import { validateJobUpdate, DEFAULT_REDIS_PREFIX, type JobUpdate } from "@jobchannel/protocol";
+import {
+  DEFAULT_REDIS_PREFIX,
+  isTerminalStatus,
+  validateJobUpdate,
+  type JobUpdate,
+} from "@jobchannel/protocol";
 import type { Redis } from "ioredis";
 import { retainedSince, type History } from "./history.ts";
 import { channelKeys } from "./keys.ts";
@@ -11,12 +16,14 @@ interface ScriptedRedis {
     state: string,
     seq: string,
     index: string,
+    done: string,
     jobId: string,
     body: string,
     now: number,
     maxJobs: number,
     ttlSeconds: number,
     pubsub: string,
+    terminal: "0" | "1",
   ): Promise<[number, number]>;
   snapshot(state: string, index: string, since: number, limit: number): Promise<string[]>;
 }
@@ -69,12 +76,14 @@ export class RedisJobStore implements JobStore {
       keys.state,
       keys.seq,
       keys.index,
+      keys.done,
       update.jobId,
       body,
       update.timestamp,
       history.maxJobs,
       history.ttlSeconds,
       keys.pubsub,
+      isTerminalStatus(update.status) ? "1" : "0",
     );
     return { update: { seq, ...update }, receivers };
   }

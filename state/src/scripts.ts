@@ -19,5 +19,5 @@ function load(file: string): ScriptDefinition {
   };
 }
 
-export const PUBLISH_UPDATE = load("publish-update-3.lua");
+export const PUBLISH_UPDATE = load("publish-update-4.lua");
 export const SNAPSHOT = load("snapshot-2.lua");

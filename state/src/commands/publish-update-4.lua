@@ -3,7 +3,8 @@
 
   KEYS[1] state hash   jobId -> latest update (JSON)
   KEYS[2] seq hash     jobId -> last seq
-  KEYS[3] index zset   jobId scored by the Unix ms of its last update
+  KEYS[3] index zset   every retained jobId, scored by the Unix ms of its last update (in publish order)
+  KEYS[4] done zset    the retained jobs whose last update is terminal (completed/failed), same score
 
   ARGV[1] jobId
   ARGV[2] the update as a JSON object without "seq" (its text starts with "{")
@@ -11,6 +12,10 @@
   ARGV[4] history.maxJobs (0 = unbounded)
   ARGV[5] history.ttlSeconds (0 = forever)
   ARGV[6] pub/sub channel to publish on
+  ARGV[7] "1" when the update is terminal, else "0"
+
+  Retention by count trims finished jobs first, oldest first: a running job keeps its state and its
+  seq (so its later updates are not mistaken for stale ones) unless more than maxJobs jobs run at once.
 
   Returns: { seq, number of subscribers that received it }
 ]]
@@ -29,30 +34,45 @@ else
   payload = '{"seq":' .. seq .. '}'
 end
 redis.call("HSET", KEYS[1], jobId, payload)
-redis.call("ZADD", KEYS[3], now, jobId)
+-- Scores keep publish order even within one millisecond (or under clock skew between publishers):
+-- a score never falls behind the newest one, it moves 1/1024 ms past it instead.
+local score = now
+local newest = redis.call("ZRANGE", KEYS[3], -1, -1, "WITHSCORES")[2]
+if newest and tonumber(newest) >= score then score = tonumber(newest) + 0.0009765625 end
+redis.call("ZADD", KEYS[3], score, jobId)
+if ARGV[7] == "1" then
+  redis.call("ZADD", KEYS[4], score, jobId)
+else
+  redis.call("ZREM", KEYS[4], jobId)
+end
 
 local function forget(ids)
   if #ids > 0 then
     redis.call("HDEL", KEYS[1], unpack(ids))
     redis.call("HDEL", KEYS[2], unpack(ids))
     redis.call("ZREM", KEYS[3], unpack(ids))
+    redis.call("ZREM", KEYS[4], unpack(ids))
   end
 end
 
 if ttl > 0 then
   -- Bounded per call so one publish never stalls Redis; later publishes finish the sweep.
   forget(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", "(" .. (now - ttl * 1000), "LIMIT", 0, 1000))
-  for i = 1, 3 do
+  for i = 1, 4 do
     redis.call("PEXPIRE", KEYS[i], ttl * 1000)
   end
 end
 
 if maxJobs > 0 then
-  local count = redis.call("ZCARD", KEYS[3])
-  if count > maxJobs then
-    local extra = count - maxJobs
-    if extra > 1000 then extra = 1000 end
-    forget(redis.call("ZRANGE", KEYS[3], 0, extra - 1))
+  local extra = redis.call("ZCARD", KEYS[3]) - maxJobs
+  if extra > 1000 then extra = 1000 end
+  if extra > 0 then
+    local finished = redis.call("ZRANGE", KEYS[4], 0, extra - 1)
+    forget(finished)
+    extra = extra - #finished
+    if extra > 0 then
+      forget(redis.call("ZRANGE", KEYS[3], 0, extra - 1))
+    end
   end
 end
 
