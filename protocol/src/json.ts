@@ -29,39 +29,62 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
+/** An object or array waiting to be checked, with how it was reached (for the error's path). */
+interface Visit {
+  readonly value: object;
+  readonly depth: number;
+  readonly parent: Visit | undefined;
+  readonly key: string | number;
+}
+
+/** The JSON path of `key` under `visit` (`a.b[2].c`), built only when a problem is reported. */
+function pathOf(visit: Visit, key?: string | number): string {
+  const keys: (string | number)[] = key === undefined ? [] : [key];
+  for (let v: Visit | undefined = visit; v?.parent; v = v.parent) keys.push(v.key);
+  let path = "";
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const k = keys[i]!;
+    path += typeof k === "number" ? `[${k}]` : path ? `.${k}` : k;
+  }
+  return path;
+}
+
 /**
  * Checks a decoded JSON value for excessive nesting and forbidden keys, without recursion (so a
  * hostile value cannot exhaust the stack). Returns the first problem found, or `undefined`.
+ * Only objects and arrays are visited, and paths are built only for a problem: this runs on every
+ * message.
  */
 export function jsonShapeProblem(
   value: unknown,
   maxDepth: number = MAX_JSON_DEPTH,
 ): ProtocolError | undefined {
-  const stack: { value: unknown; depth: number; path: string }[] = [{ value, depth: 0, path: "" }];
+  if (value === null || typeof value !== "object") return undefined;
+  const stack: Visit[] = [{ value, depth: 1, parent: undefined, key: "" }];
   while (stack.length > 0) {
-    const item = stack.pop()!;
-    const v = item.value;
-    if (v === null || typeof v !== "object") continue;
-    const depth = item.depth + 1;
-    if (depth > maxDepth) {
-      return badRequest(item.path, `nesting is deeper than ${maxDepth} levels`);
+    const visit = stack.pop()!;
+    if (visit.depth > maxDepth) {
+      return badRequest(pathOf(visit), `nesting is deeper than ${maxDepth} levels`);
     }
+    const v = visit.value;
+    const depth = visit.depth + 1;
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
-        stack.push({ value: v[i], depth, path: `${item.path}[${i}]` });
+        const item: unknown = v[i];
+        if (item !== null && typeof item === "object") {
+          stack.push({ value: item, depth, parent: visit, key: i });
+        }
       }
       continue;
     }
     for (const key of Object.keys(v)) {
-      const path = item.path ? `${item.path}.${key}` : key;
-      if (FORBIDDEN_KEYS.has(key)) return badRequest(path, "this key is not allowed");
-      if (key === "constructor") {
-        const inner = (v as Record<string, unknown>)[key];
-        if (inner !== null && typeof inner === "object" && "prototype" in inner) {
-          return badRequest(`${path}.prototype`, "this key is not allowed");
-        }
+      if (FORBIDDEN_KEYS.has(key)) return badRequest(pathOf(visit, key), "this key is not allowed");
+      const inner = (v as Record<string, unknown>)[key];
+      if (inner === null || typeof inner !== "object") continue;
+      if (key === "constructor" && "prototype" in inner) {
+        return badRequest(`${pathOf(visit, key)}.prototype`, "this key is not allowed");
       }
-      stack.push({ value: (v as Record<string, unknown>)[key], depth, path });
+      stack.push({ value: inner, depth, parent: visit, key });
     }
   }
   return undefined;
