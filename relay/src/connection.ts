@@ -246,8 +246,9 @@ export class Connection {
   #waitForRoom(): void {
     // Bound only for connections that ever queue: most never do.
     const flush = (this.#flushBound ??= () => this.#flush());
+    // Below the socket's own high-water mark no "drain" comes: look again shortly, without spinning.
     if (this.#socket.writableNeedDrain) this.#socket.once("drain", flush);
-    else setImmediate(flush);
+    else setTimeout(flush, 1);
   }
 
   #flush(): void {
@@ -255,10 +256,10 @@ export class Connection {
     if (queue === undefined || this.#closeCode !== undefined) return;
     const socket = this.#socket;
     socket.cork();
-    for (let frame = queue.shift(); frame !== undefined; frame = queue.shift()) {
+    while (queue.length > 0 && socket.writableLength < this.#limits.sendBufferBytes) {
+      const frame = queue.shift()!;
       socket.write(frame.bytes);
       if (frame.channel !== undefined) this.#host.onDeferredWrite(frame);
-      if (socket.writableLength >= this.#limits.sendBufferBytes) break;
     }
     socket.uncork();
     if (queue.length === 0) this.#queue = undefined;

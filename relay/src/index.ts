@@ -42,6 +42,7 @@ export {
 } from "./metrics.ts";
 export {
   DEFAULT_LIMITS,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
   createRelay,
   type Readiness,
   type Relay,

@@ -100,6 +100,9 @@ export const DEFAULT_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   rateLimitBurst: 40,
 });
 
+/** Most channels one connection may hold; each costs memory and a snapshot read. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
+
 /** How long live updates already contained in a snapshot are still recognised and skipped, ms. */
 const SNAPSHOT_STRAGGLER_MS = 2000;
 
@@ -336,6 +339,14 @@ class JobRelay implements Relay, ConnectionHost {
       }
       let subscription = connection.subscriptions.get(channel);
       if (!subscription) {
+        if (connection.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+          connection.sendError(
+            ErrorCode.BadRequest,
+            `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`,
+            channel,
+          );
+          continue;
+        }
         subscription = new Subscription(connection, channel);
         connection.subscriptions.set(channel, subscription);
         this.#hub.add(channel, subscription, connection.identity.sub);
