@@ -1,7 +1,9 @@
 // Tests of token verification and the channel access rule.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { SignJWT } from "jose";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { ANONYMOUS, accessProblem, createAuthenticator, tokenFromRequest } from "../src/auth.ts";
 import type { ChannelSettings } from "../src/channel-config.ts";
 import type { IncomingMessage } from "node:http";
@@ -77,6 +79,47 @@ describe("createAuthenticator", () => {
     const result = await auth.verify(forged);
     assert.ok(!result.ok);
     assert.ok(!result.message.includes(forged));
+  });
+});
+
+describe("JWKS", () => {
+  test("verifies ES256 and RS256 tokens against keys served as a JWKS", async () => {
+    const es = await generateKeyPair("ES256");
+    const rs = await generateKeyPair("RS256");
+    const keys = [
+      { ...(await exportJWK(es.publicKey)), kid: "es", alg: "ES256" },
+      { ...(await exportJWK(rs.publicKey)), kid: "rs", alg: "RS256" },
+    ];
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const auth = createAuthenticator({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` })!;
+      for (const [alg, kid, key] of [
+        ["ES256", "es", es.privateKey],
+        ["RS256", "rs", rs.privateKey],
+      ] as const) {
+        const jwt = await new SignJWT({ sub: `user-${kid}` })
+          .setProtectedHeader({ alg, kid })
+          .setExpirationTime("1h")
+          .sign(key);
+        const result = await auth.verify(jwt);
+        assert.ok(result.ok, alg);
+        assert.equal(result.identity.sub, `user-${kid}`);
+      }
+      const other = await generateKeyPair("ES256");
+      const stranger = await new SignJWT({ sub: "x" })
+        .setProtectedHeader({ alg: "ES256", kid: "es" })
+        .setExpirationTime("1h")
+        .sign(other.privateKey);
+      assert.equal((await auth.verify(stranger)).ok, false);
+      const hs = await token({ sub: "a" });
+      assert.equal((await auth.verify(hs)).ok, false, "HS256 is refused without a secret");
+    } finally {
+      server.close();
+    }
   });
 });
 
