@@ -294,6 +294,12 @@ const result = await main();
 process.stdout.write(JSON.stringify(result, null, 2) + "\n");
 if (values.write) {
   const file = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
-  writeFileSync(file, renderResults(result));
+  // Formatted as the repository's Prettier settings want, so `npm run lint` stays green.
+  const prettier = await import("prettier");
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  writeFileSync(
+    file,
+    await prettier.format(renderResults(result), { ...options, parser: "markdown" }),
+  );
   process.stderr.write(`bench: wrote ${file}\n`);
 }

@@ -267,6 +267,8 @@ class JobRelay implements Relay, ConnectionHost {
     refusal: { code: number; message: string } | undefined,
     channels: string | null,
   ): void {
+    // ws listens for socket errors from here on.
+    socket.off("error", destroySocket);
     const connection = new Connection(ws, socket, this, this.#limits);
     this.#connections.add(connection);
     this.metrics.connections.inc();
