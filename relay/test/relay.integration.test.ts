@@ -119,21 +119,11 @@ describe("relay", () => {
 
   test("never shows user A the jobs of user B, in snapshots or live", async () => {
     const history = CONFIG.channels[4]!.history;
-    await relay.store.publish(
-      "private-jobs",
-      { jobId: "a-old", status: "completed", userId: "alice" },
-      history,
-    );
-    await relay.store.publish(
-      "private-jobs",
-      { jobId: "b-old", status: "completed", userId: "bob" },
-      history,
-    );
-    await relay.store.publish(
-      "private-jobs",
-      { jobId: "nobody-old", status: "completed" },
-      history,
-    );
+    const owners = { "a-old": "alice", "b-old": "bob", "nobody-old": undefined };
+    for (const [jobId, userId] of Object.entries(owners)) {
+      const input = { jobId, status: "completed" as const };
+      await relay.store.publish("private-jobs", userId ? { ...input, userId } : input, history);
+    }
     const alice = await open("", { authorization: `Bearer ${await token({ sub: "alice" })}` });
     const bob = await open(`?access_token=${await token({ sub: "bob" })}`);
     alice.send({ type: "subscribe", channels: ["private-jobs"] });
@@ -149,24 +139,17 @@ describe("relay", () => {
       ["b-old"],
     );
 
-    await relay.redis.publish(
-      "jobchannel:private-jobs",
-      JSON.stringify({ jobId: "b-1", status: "processing", timestamp: Date.now(), userId: "bob" }),
-    );
-    await relay.redis.publish(
-      "jobchannel:private-jobs",
-      JSON.stringify({ jobId: "n-1", status: "processing", timestamp: Date.now() }),
-    );
-    await relay.store.publish(
-      "private-jobs",
-      { jobId: "a-1", status: "processing", userId: "alice" },
-      history,
-    );
-    await relay.store.publish(
-      "private-jobs",
-      { jobId: "b-2", status: "completed", userId: "bob" },
-      history,
-    );
+    // Raw publishes (one without an owner), then store publishes, interleaved across users.
+    for (const raw of [{ jobId: "b-1", userId: "bob" }, { jobId: "n-1" }]) {
+      const update = { ...raw, status: "processing", timestamp: Date.now() };
+      await relay.redis.publish("jobchannel:private-jobs", JSON.stringify(update));
+    }
+    for (const [jobId, userId] of [
+      ["a-1", "alice"],
+      ["b-2", "bob"],
+    ] as const) {
+      await relay.store.publish("private-jobs", { jobId, status: "processing", userId }, history);
+    }
     await alice.frame((f) => f.type === "job" && (f.job as { jobId: string }).jobId === "a-1");
     await bob.frame((f) => f.type === "job" && (f.job as { jobId: string }).jobId === "b-2");
     assert.deepEqual(
