@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the system programs the test suites run for real (Redis, Prometheus, Chromium, OpenSSL)
-# when they are missing: with apt-get as root on Debian, otherwise it says what to install.
+# Installs the system programs the test suites run for real (Redis, Prometheus, Chromium, OpenSSL,
+# and the local Kubernetes node's runc, CNI plugins, iptables, conntrack, and the daemonless image
+# tools buildah, umoci, skopeo and mmdebstrap) when they are missing: with apt-get as root on
+# Debian, otherwise it says what to install.
 set -euo pipefail
 
 declare -A packages=(
@@ -9,11 +11,25 @@ declare -A packages=(
   [promtool]=prometheus
   [chromium]=chromium
   [openssl]=openssl
+  [runc]=runc
+  [/usr/lib/cni/bridge]=containernetworking-plugins
+  [iptables]=iptables
+  [conntrack]=conntrack
+  [nsenter]=util-linux
+  [ip]=iproute2
+  [buildah]=buildah
+  [umoci]=umoci
+  [skopeo]=skopeo
+  [mmdebstrap]=mmdebstrap
 )
 
 missing=()
 for cmd in "${!packages[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+  if [[ "$cmd" == /* ]]; then
+    [[ -e "$cmd" ]] || missing+=("${packages[$cmd]}")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
 import { Redis } from "ioredis";
 import type { Page } from "playwright-core";
-import { launchChromium, type TestBrowser } from "./helpers/browser.ts";
+import { launchChromium, type TestBrowser } from "@jobchannel/testkit/browser";
 import { makePdf } from "./helpers/pdf.ts";
 import { startStackProcess, type StackProcess } from "./helpers/stack-process.ts";
 import { buildWebRoot } from "./helpers/web-root.ts";

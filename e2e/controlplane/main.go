@@ -1,7 +1,8 @@
-// Command controlplane runs etcd, kube-apiserver, kube-controller-manager or kubectl, chosen by its first argument.
+// Command controlplane runs etcd, a Kubernetes control-plane or node component, or kubectl, chosen by its first argument.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,11 +18,14 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // kubectl's client auth plugins
 )
 
-const usage = "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kubectl [flags...]"
+const usage = "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl [flags...]"
 
 func main() {
 	component := filepath.Base(os.Args[0])
@@ -43,6 +47,12 @@ func main() {
 		os.Exit(cli.Run(apiserver.NewAPIServerCommand()))
 	case "kube-controller-manager":
 		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
+	case "kube-scheduler":
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kubelet":
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
 	case "kubectl":
 		logs.GlogSetter(kubectl.GetLogVerbosity(os.Args)) //nolint:errcheck
 		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
@@ -58,7 +68,7 @@ func main() {
 // that a link named kubectl (or etcd, ...) runs that command directly.
 func isComponent(name string) bool {
 	switch name {
-	case "etcd", "kube-apiserver", "kube-controller-manager", "kubectl":
+	case "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl":
 		return true
 	}
 	return false

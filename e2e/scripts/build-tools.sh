@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned control-plane binary (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm into a cache outside the repo, then links them into bin/.
+# Builds the pinned Kubernetes binary (etcd, control plane, node components, kubectl), helm, containerd and CoreDNS into a cache outside the repo, then links them into bin/.
 #
 # The cache lives in ${JOBCHANNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobchannel} so that a fresh
 # clone on the same machine (CI) reuses the build. Each tool sits under <tool>/<key>/, where the key
@@ -10,6 +10,8 @@ set -euo pipefail
 # Pinned versions. go.mod pins the modules; these stamp the binaries and enter the cache key.
 KUBERNETES_VERSION=v1.35.4
 HELM_VERSION=v4.3.1
+CONTAINERD_VERSION=v2.4.2
+COREDNS_VERSION=v1.14.7
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
@@ -34,6 +36,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   K8S_LDFLAGS+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit="
 done
 HELM_LDFLAGS="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+CONTAINERD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+# containerd's own release tags for a static build; the shim needs no gRPC server (upstream's Makefile adds no_grpc for it too).
+CONTAINERD_TAGS="urfave_cli_no_docs osusergo netgo static_build"
+COREDNS_LDFLAGS="-s -w"
 
 # cache_key FILE... : sha256 over the named files and the given version strings.
 cache_key() {
@@ -48,9 +54,11 @@ cache_key() {
   } | sha256sum | cut -c1-16
 }
 
-# build_tool NAME KEY DESCRIPTION MODULE_DIR PACKAGE LDFLAGS : builds into $CACHE_DIR/NAME/KEY/NAME unless there.
+# build_tool NAME KEY DESCRIPTION MODULE_DIR LDFLAGS TAGS PACKAGE... : builds the packages into
+# $CACHE_DIR/NAME/KEY/ (each executable named after its package) unless $CACHE_DIR/NAME/KEY/NAME is there.
 build_tool() {
-  local name="$1" key="$2" what="$3" module_dir="$4" package="$5" ldflags="$6"
+  local name="$1" key="$2" what="$3" module_dir="$4" ldflags="$5" tags="$6"
+  shift 6
   local dir="$CACHE_DIR/$name/$key"
   if [[ -x "$dir/$name" ]]; then
     say "reusing $what from $dir (cache key $key matches)"
@@ -60,12 +68,12 @@ build_tool() {
   if [[ -d "$CACHE_DIR/$name" ]] && compgen -G "$CACHE_DIR/$name/*/$name" >/dev/null; then
     reason="$reason (the cached builds have other keys: pinned versions, go.mod/go.sum, the wrapper or Go changed)"
   fi
-  say "building $what because $reason; a cold build takes several minutes on 2 cores"
+  say "building $what because $reason; a cold build takes minutes on 2 cores"
   local start=$SECONDS tmp="$CACHE_DIR/$name/.tmp-$key-$$"
   mkdir -p "$tmp"
   trap "rm -rf '$tmp'" EXIT
   (cd "$module_dir" && CGO_ENABLED=0 "$GO" build -mod=readonly -buildvcs=false -trimpath \
-    -ldflags "$ldflags" -o "$tmp/$name" "$package")
+    -tags "$tags" -ldflags "$ldflags" -o "$tmp/" "$@")
   rm -rf "$dir"
   mv "$tmp" "$dir"
   trap - EXIT
@@ -100,14 +108,27 @@ controlplane_key="$(cache_key "kubernetes=$KUBERNETES_VERSION ldflags=$K8S_LDFLA
   "$E2E_DIR/controlplane/go.mod" "$E2E_DIR/controlplane/go.sum" "$E2E_DIR/controlplane/main.go")"
 helm_key="$(cache_key "helm=$HELM_VERSION ldflags=$HELM_LDFLAGS" \
   "$E2E_DIR/helm/go.mod" "$E2E_DIR/helm/go.sum")"
+containerd_key="$(cache_key "containerd=$CONTAINERD_VERSION ldflags=$CONTAINERD_LDFLAGS tags=$CONTAINERD_TAGS" \
+  "$E2E_DIR/containerd/go.mod" "$E2E_DIR/containerd/go.sum")"
+coredns_key="$(cache_key "coredns=$COREDNS_VERSION ldflags=$COREDNS_LDFLAGS" \
+  "$E2E_DIR/coredns/go.mod" "$E2E_DIR/coredns/go.sum" "$E2E_DIR/coredns/main.go")"
 
+phase_start=$SECONDS
 build_tool controlplane "$controlplane_key" \
-  "controlplane $KUBERNETES_VERSION (etcd, kube-apiserver, kube-controller-manager, kubectl)" \
-  "$E2E_DIR/controlplane" . "$K8S_LDFLAGS"
-build_tool helm "$helm_key" "helm $HELM_VERSION" "$E2E_DIR/helm" helm.sh/helm/v4/cmd/helm "$HELM_LDFLAGS"
+  "controlplane $KUBERNETES_VERSION (etcd, control plane, kubelet, kube-proxy, kubectl)" \
+  "$E2E_DIR/controlplane" "$K8S_LDFLAGS" "" .
+build_tool helm "$helm_key" "helm $HELM_VERSION" "$E2E_DIR/helm" "$HELM_LDFLAGS" "" helm.sh/helm/v4/cmd/helm
+# The `tool` pattern builds the module's tool directives: containerd, containerd-shim-runc-v2 and ctr.
+build_tool containerd "$containerd_key" "containerd $CONTAINERD_VERSION (containerd, containerd-shim-runc-v2, ctr)" \
+  "$E2E_DIR/containerd" "$CONTAINERD_LDFLAGS" "$CONTAINERD_TAGS" tool
+build_tool coredns "$coredns_key" "CoreDNS $COREDNS_VERSION" "$E2E_DIR/coredns" "$COREDNS_LDFLAGS" "" .
 
 link_into_bin "$CACHE_DIR/controlplane/$controlplane_key/controlplane" controlplane
 link_into_bin "$CACHE_DIR/helm/$helm_key/helm" helm
+for tool in containerd containerd-shim-runc-v2 ctr; do
+  link_into_bin "$CACHE_DIR/containerd/$containerd_key/$tool" "$tool"
+done
+link_into_bin "$CACHE_DIR/coredns/$coredns_key/coredns" coredns
 # The controlplane binary runs as kubectl when called by that name.
 ln -sfn controlplane "$BIN_DIR/kubectl"
-say "ready: $BIN_DIR/controlplane, $BIN_DIR/kubectl ($KUBERNETES_VERSION), $BIN_DIR/helm ($HELM_VERSION)"
+say "ready in $((SECONDS - phase_start))s: $BIN_DIR/controlplane, kubectl ($KUBERNETES_VERSION), helm ($HELM_VERSION), containerd ($CONTAINERD_VERSION), coredns ($COREDNS_VERSION)"

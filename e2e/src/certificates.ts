@@ -31,10 +31,31 @@ export interface Pki {
   /** Private key that signs service-account tokens, and its public half that verifies them. */
   readonly serviceAccountKey: string;
   readonly serviceAccountPublicKey: string;
+  /** The node's certificates, when the PKI was made for a cluster with a node. */
+  readonly node?: NodePki;
+}
+
+/** Certificates of the local node's components. */
+export interface NodePki {
+  /** kube-apiserver's client certificate towards kubelets (`kubectl logs/exec/port-forward`; group system:masters, as kubeadm issues it). */
+  readonly kubeletClient: CertificateFiles;
+  /** The kubelet's client certificate (user system:node:<name>, group system:nodes: the Node authorizer's shape). */
+  readonly kubelet: CertificateFiles;
+  /** The kubelet's serving certificate (the node address and name). */
+  readonly kubeletServing: CertificateFiles;
+  /** Client certificates of kube-scheduler and kube-proxy (the users the default RBAC bindings name). */
+  readonly scheduler: CertificateFiles;
+  readonly proxy: CertificateFiles;
+}
+
+/** The node a PKI is made for: its name and address. */
+export interface NodeIdentity {
+  readonly name: string;
+  readonly address: string;
 }
 
 /** The Service IP of `kubernetes.default`: the first address of the service range. */
-const KUBERNETES_SERVICE_IP = "10.0.0.1";
+export const KUBERNETES_SERVICE_IP = "10.0.0.1";
 
 async function openssl(args: readonly string[]): Promise<void> {
   try {
@@ -159,8 +180,36 @@ async function issue(
   return files;
 }
 
-/** Writes a fresh CA, the serving and client certificates, and the service-account key pair into `dir`. */
-export async function createPki(dir: string): Promise<Pki> {
+async function createNodePki(
+  dir: string,
+  ca: CertificateFiles,
+  node: NodeIdentity,
+): Promise<NodePki> {
+  const [kubeletClient, kubelet, kubeletServing, scheduler, proxy] = await Promise.all([
+    issue(
+      dir,
+      "kube-apiserver-kubelet-client",
+      ca,
+      { O: "system:masters", CN: "kube-apiserver-kubelet-client" },
+      "clientAuth",
+    ),
+    issue(dir, "kubelet", ca, { O: "system:nodes", CN: `system:node:${node.name}` }, "clientAuth"),
+    issue(dir, "kubelet-serving", ca, { CN: node.name }, "serverAuth", [
+      `IP:${node.address}`,
+      `DNS:${node.name}`,
+    ]),
+    issue(dir, "kube-scheduler", ca, { CN: "system:kube-scheduler" }, "clientAuth"),
+    issue(dir, "kube-proxy", ca, { CN: "system:kube-proxy" }, "clientAuth"),
+  ]);
+  return { kubeletClient, kubelet, kubeletServing, scheduler, proxy };
+}
+
+/**
+ * Writes a fresh CA, the serving and client certificates, and the service-account key pair into
+ * `dir`; with `node`, also the node components' certificates, and the node address in the API
+ * server's serving certificate.
+ */
+export async function createPki(dir: string, node?: NodeIdentity): Promise<Pki> {
   const [ca, frontProxyCa] = await Promise.all([
     createCa(dir, "ca"),
     createCa(dir, "front-proxy-ca"),
@@ -178,6 +227,7 @@ export async function createPki(dir: string): Promise<Pki> {
     await Promise.all([
       issue(dir, "kube-apiserver", ca, { CN: "kube-apiserver" }, "serverAuth", [
         ...loopback,
+        ...(node ? [`IP:${node.address}`] : []),
         `IP:${KUBERNETES_SERVICE_IP}`,
         ...inCluster.map((name) => `DNS:${name}`),
       ]),
@@ -203,6 +253,7 @@ export async function createPki(dir: string): Promise<Pki> {
       ),
     ]);
   return {
+    ...(node ? { node: await createNodePki(dir, ca, node) } : {}),
     ca,
     apiServer,
     controllerManagerServing,

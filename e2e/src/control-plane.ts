@@ -1,12 +1,17 @@
 // Starts and stops a real local Kubernetes control plane: etcd, kube-apiserver and kube-controller-manager.
-import { createWriteStream, existsSync, rmSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { existsSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProcess, waitFor, type Started } from "@jobchannel/testkit";
-import { createPki, type CertificateFiles } from "./certificates.ts";
+import { createPki, type CertificateFiles, type NodeIdentity, type Pki } from "./certificates.ts";
+import {
+  freePorts,
+  launchComponent,
+  loadTls,
+  probe,
+  waitUntilReady,
+  type Component,
+} from "./component.ts";
 import { ControlPlaneError, ControlPlaneErrorCode } from "./errors.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import { toolPath } from "./paths.ts";
@@ -28,8 +33,22 @@ export const DEFAULT_CONTROLLERS: readonly string[] = [
   "endpointslice-controller",
 ];
 
+/**
+ * What a cluster with a node adds: DaemonSets, StatefulSets, Jobs, PodDisruptionBudgets, node
+ * lifecycle (taints of a node that stops reporting) and garbage collection of finished Pods.
+ */
+export const NODE_CONTROLLERS: readonly string[] = [
+  "daemonset-controller",
+  "statefulset-controller",
+  "job-controller",
+  "disruption-controller",
+  "node-lifecycle-controller",
+  "pod-garbage-collector-controller",
+  "endpoints-controller",
+];
+
 /** The Service IP range; its first address is the `kubernetes` Service, which the serving cert names. */
-const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
+export const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
 
 /** Options of {@link startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -56,11 +75,19 @@ export interface ControlPlaneOptions {
    * @default true
    */
   readonly handleSignals?: boolean;
+  /**
+   * Prepare for a node at this name and address: the API server listens on every address of its
+   * network namespace, advertises the node address (so the `kubernetes` Service has endpoints that
+   * Pods reach), can reach kubelets for logs, exec and port-forward, and the controllers that Pods
+   * on a node need run too. Without it no Pod ever runs and everything listens on 127.0.0.1 only.
+   * @default no node
+   */
+  readonly node?: NodeIdentity;
 }
 
 /** One running component process. */
 export interface ComponentProcess {
-  readonly name: "etcd" | "kube-apiserver" | "kube-controller-manager";
+  readonly name: string;
   readonly pid: number;
   /** Its stdout and stderr, appended as it runs. */
   readonly logPath: string;
@@ -76,33 +103,12 @@ export interface ControlPlane {
   readonly dir: string;
   /** The component processes, in start order. */
   readonly processes: readonly ComponentProcess[];
+  /** Certificates and keys: what node components authenticate with. */
+  readonly pki: Pki;
+  /** The API server's port (on 127.0.0.1, and on the node address when there is a node). */
+  readonly apiServerPort: number;
   /** Stops every component (SIGTERM to its process group, SIGKILL after 10 s) and removes a default `dir`. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-interface Component {
-  readonly name: ComponentProcess["name"];
-  readonly started: Started;
-  readonly logPath: string;
-  /** Settles once the process has closed its output and the log file is flushed. */
-  readonly logClosed: Promise<void>;
-}
-
-/** PEM contents for a health probe: the CA to trust and, optionally, a client certificate. */
-interface TlsMaterial {
-  readonly ca: Buffer;
-  readonly cert?: Buffer;
-  readonly key?: Buffer;
-}
-
-async function loadTls(ca: string, client?: CertificateFiles): Promise<TlsMaterial> {
-  if (!client) return { ca: await readFile(ca) };
-  const [caPem, cert, key] = await Promise.all([
-    readFile(ca),
-    readFile(client.cert),
-    readFile(client.key),
-  ]);
-  return { ca: caPem, cert, key };
 }
 
 /** Stop functions of the control planes of this process that stop on SIGINT/SIGTERM. */
@@ -146,66 +152,6 @@ function removeDirsOnExit(): void {
   });
 }
 
-/** GET `url` (http or https with the given CA and client certificate); resolves with the status, or 0 on a network error. */
-function probe(url: string, tls?: TlsMaterial): Promise<number> {
-  return new Promise((resolve) => {
-    const send = url.startsWith("https:") ? httpsRequest : httpRequest;
-    const request = send(url, { ...(tls ?? {}), timeout: 2000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-      response.on("error", () => resolve(0));
-    });
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve(0));
-    request.end();
-  });
-}
-
-/** Distinct free loopback ports. */
-async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
-
-function hasExited(component: Component): boolean {
-  const { child } = component.started;
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function describeExit(component: Component): string {
-  const { child } = component.started;
-  return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
-}
-
-/** Waits until `healthy()` or fails with the component's log tail: at once if it exits, else at the deadline. */
-async function waitUntilReady(
-  component: Component,
-  healthy: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  let outcome: "ready" | "exited";
-  try {
-    outcome = await waitFor(
-      async () =>
-        hasExited(component) ? ("exited" as const) : (await healthy()) ? ("ready" as const) : false,
-      { timeoutMs, intervalMs: 250, what: `${component.name} to become ready` },
-    );
-  } catch (error) {
-    throw new ControlPlaneError(
-      ControlPlaneErrorCode.NotReady,
-      `${component.name} did not become ready within ${timeoutMs} ms (log: ${component.logPath}); last log lines:\n${component.started.logTail()}`,
-      { cause: error },
-    );
-  }
-  if (outcome === "exited") {
-    throw new ControlPlaneError(
-      ControlPlaneErrorCode.ComponentExited,
-      `${component.name} exited with ${describeExit(component)} before it was ready (log: ${component.logPath}); last log lines:\n${component.started.logTail()}`,
-    );
-  }
-}
-
 /**
  * Starts etcd, kube-apiserver (secure port on 127.0.0.1, client-certificate authentication,
  * Node+RBAC authorization, service-account token signing) and kube-controller-manager, each from
@@ -231,17 +177,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   removeDirsOnExit();
 
   const components: Component[] = [];
-  const launch = (name: Component["name"], args: readonly string[]): Component => {
-    const logPath = join(logDir, `${name}.log`);
-    const log = createWriteStream(logPath, { flags: "a" });
-    const started = startProcess(binary, [name, ...args], { cwd: dir });
-    started.child.stdout?.on("data", (chunk: Buffer) => log.write(chunk));
-    started.child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
-    // End the log only after the last output chunk: "close" follows the end of both pipes.
-    const logClosed = new Promise<void>((resolve) =>
-      started.child.once("close", () => log.end(() => resolve())),
-    );
-    const component = { name, started, logPath, logClosed };
+  const launch = (name: string, args: readonly string[]): Component => {
+    const component = launchComponent({ name, binary, args: [name, ...args], cwd: dir, logDir });
     components.push(component);
     return component;
   };
@@ -267,7 +204,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   if (options.handleSignals ?? true) stopOnSignals(stop);
 
   try {
-    const pki = await createPki(pkiDir);
+    const pki = await createPki(pkiDir, options.node);
+    const node = options.node;
     const [etcdClientPort, etcdPeerPort, apiServerPort, controllerManagerPort] = (await freePorts(
       4,
     )) as [number, number, number, number];
@@ -294,8 +232,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const apiServer = launch("kube-apiserver", [
       `--etcd-servers=${etcdUrl}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${node ? "0.0.0.0" : "127.0.0.1"}`,
+      `--advertise-address=${node?.address ?? "127.0.0.1"}`,
       `--secure-port=${apiServerPort}`,
       `--cert-dir=${join(dir, "kube-apiserver")}`,
       `--tls-cert-file=${pki.apiServer.cert}`,
@@ -314,8 +252,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--requestheader-extra-headers-prefix=X-Remote-Extra-",
       `--proxy-client-cert-file=${pki.frontProxyClient.cert}`,
       `--proxy-client-key-file=${pki.frontProxyClient.key}`,
-      // Endpoints may not hold a loopback address, so the `kubernetes` Service gets none; nothing here needs them.
-      "--endpoint-reconciler-type=none",
+      ...(node && pki.node
+        ? [
+            `--kubelet-client-certificate=${pki.node.kubeletClient.cert}`,
+            `--kubelet-client-key=${pki.node.kubeletClient.key}`,
+            "--kubelet-preferred-address-types=InternalIP",
+          ]
+        : // Endpoints may not hold a loopback address, so the `kubernetes` Service gets none; nothing here needs them.
+          ["--endpoint-reconciler-type=none"]),
       "--allow-privileged=true",
       "--profiling=false",
       ...(options.apiServerArgs ?? []),
@@ -353,7 +297,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--tls-cert-file=${pki.controllerManagerServing.cert}`,
       `--tls-private-key-file=${pki.controllerManagerServing.key}`,
       "--leader-elect=false",
-      `--controllers=${(options.controllers ?? DEFAULT_CONTROLLERS).join(",")}`,
+      `--controllers=${(options.controllers ?? [...DEFAULT_CONTROLLERS, ...(node ? NODE_CONTROLLERS : [])]).join(",")}`,
       // Each controller acts as its own service account, as kubeadm clusters run it.
       "--use-service-account-credentials=true",
       `--service-account-private-key-file=${pki.serviceAccountKey}`,
@@ -374,7 +318,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       pid: started.child.pid ?? 0,
       logPath,
     }));
-    return { kubeconfigPath, server, dir, processes, stop };
+    return { kubeconfigPath, server, dir, processes, pki, apiServerPort, stop };
   } catch (error) {
     forgetOnSignals(stop);
     await stopComponents();

@@ -7,6 +7,8 @@ export const ControlPlaneErrorCode = {
   ComponentExited: "control_plane_component_exited",
   NotReady: "control_plane_not_ready",
   ToolFailed: "control_plane_tool_failed",
+  ImagesMissing: "control_plane_images_missing",
+  SandboxFailed: "control_plane_sandbox_failed",
 } as const;
 
 export type ControlPlaneErrorCode =
@@ -40,6 +42,16 @@ export const ERROR_CODES: readonly {
     code: ControlPlaneErrorCode.ToolFailed,
     description:
       "kubectl or helm exited non-zero or ran past its timeout; the message carries its stderr.",
+  },
+  {
+    code: ControlPlaneErrorCode.ImagesMissing,
+    description:
+      "An image archive the local node needs (pause, CoreDNS, or the product's) is not built: run `make images`.",
+  },
+  {
+    code: ControlPlaneErrorCode.SandboxFailed,
+    description:
+      "The node's namespaces, mounts or cgroups could not be made or removed (needs root, util-linux and iproute2); the message carries the script's output.",
   },
 ];
 

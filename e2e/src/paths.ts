@@ -8,8 +8,26 @@ export const KUBERNETES_VERSION = "v1.35.4";
 /** The helm version built into bin/helm (pinned in e2e/scripts/build-tools.sh). */
 export const HELM_VERSION = "v4.3.1";
 
-/** The binaries in bin/: `controlplane` runs etcd, kube-apiserver and kube-controller-manager. */
-export type Tool = "controlplane" | "kubectl" | "helm";
+/**
+ * The binaries in bin/: `controlplane` runs etcd, the control plane, kubelet, kube-proxy and kubectl;
+ * containerd, its shim and ctr, and CoreDNS are the node's.
+ */
+export type Tool =
+  | "controlplane"
+  | "kubectl"
+  | "helm"
+  | "containerd"
+  | "containerd-shim-runc-v2"
+  | "ctr"
+  | "coredns";
+
+/** The images every node imports before it runs a Pod (`make images` builds them). */
+export const NODE_IMAGES = ["pause", "coredns"] as const;
+
+/** Where `make images` writes the OCI archive of the image `name`: `.images/<name>.oci.tar`. */
+export function imageArchive(name: string): string {
+  return join(repoRoot(), ".images", `${name}.oci.tar`);
+}
 
 /** The repository root: the nearest folder above this file that holds e2e/scripts/build-tools.sh. */
 export function repoRoot(): string {
