@@ -29,11 +29,20 @@ lint: install ## ESLint (with the import-cycle check), Prettier, and the errors 
 format: install ## Rewrite files with Prettier
 	npm run format
 
-system-deps: ## Install redis-server, prometheus, chromium and openssl when missing (root on Debian)
+system-deps: ## Install what the suites run for real when missing (Redis, Prometheus, Chromium, the node and image tools; root on Debian)
 	bash scripts/system-deps.sh
 
-test: system-deps install $(if $(wildcard e2e/e2e.mk),tools) build ## Install what the tests need and run every suite
-	npm test
+PHASE := @bash scripts/phase.sh
+SUBMAKE := $(MAKE) --no-print-directory
+
+test: ## Install what the tests need (packages, Go builds, images) and run every suite, timing each phase
+	$(PHASE) system-deps $(SUBMAKE) system-deps
+	$(PHASE) install $(SUBMAKE) install
+	$(PHASE) tools $(SUBMAKE) tools
+	$(PHASE) images $(SUBMAKE) images
+	$(PHASE) build $(SUBMAKE) build
+	$(PHASE) lint-dockerfiles $(SUBMAKE) lint-dockerfiles
+	$(PHASE) tests npm test
 
 test-unit: install build ## Run the unit tests only (no servers)
 	npm run test:unit
@@ -44,3 +53,4 @@ clean: ## Remove build output and installed modules (keeps the control-plane cac
 -include e2e/e2e.mk
 -include dev/dev.mk
 -include bench/bench.mk
+-include images/images.mk

@@ -451,5 +451,6 @@ if (!command) {
   console.error(USAGE);
   process.exitCode = 2;
 } else {
-  process.exitCode = await command();
+  // Exit at once: forwarded connections still open must not keep a stopped supervisor or bridge alive.
+  process.exit(await command());
 }

@@ -17,6 +17,7 @@ import { startGateway } from "./helpers/gateway.ts";
 import { followTutorial } from "./helpers/tutorial.ts";
 
 const NS = "jobchannel";
+const RELAY = "app.kubernetes.io/name=jobchannel-relay";
 const APPS = "apps";
 const root = repoRoot();
 /** The images this suite runs; `make images` builds them (prime-count is the tutorial's). */
@@ -39,18 +40,23 @@ async function token(sub: string): Promise<string> {
 
 /** A JobChannelClient against the relay Service (forwarded to a host port), collecting close codes. */
 async function relayClient(port: number, sub: string, channels: string[]) {
-  const closes: number[] = [];
+  const closes: { code: number; at: number }[] = [];
   const client = new JobChannelClient({
     url: `ws://127.0.0.1:${port}/ws`,
     token: await token(sub),
     backoff: { initialMs: 100, maxMs: 1000 },
   });
-  client.on("close", ({ code }) => closes.push(code));
+  client.on("close", ({ code }) => closes.push({ code, at: Date.now() }));
   const release = client.subscribe(channels);
-  await waitFor(() => channels.every((c) => client.channel(c).status === "subscribed"), {
-    timeoutMs: 30_000,
-    what: `subscriptions to ${channels.join(", ")}`,
-  });
+  try {
+    await waitFor(() => channels.every((c) => client.channel(c).status === "subscribed"), {
+      timeoutMs: 30_000,
+      what: `subscriptions to ${channels.join(", ")}`,
+    });
+  } catch (error) {
+    client.close();
+    throw error;
+  }
   return {
     client,
     closes,
@@ -108,6 +114,21 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
     )
       .split(" ")
       .filter(Boolean);
+
+  /** The relay pod's `jobchannel_relay_connections`, read from its own /metrics. */
+  const relayConnections = async (pod: string): Promise<number> => {
+    const script =
+      "fetch('http://127.0.0.1:8080/metrics').then(r=>r.text()).then(t=>console.log(t))";
+    const metrics = await k(["-n", NS, "exec", pod, "--", "node", "-e", script]);
+    return Number(/^jobchannel_relay_connections(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
+  };
+  /** Waits until `kind/name` exists (the operator creates it). */
+  const created = (namespace: string, object: string, what: string) =>
+    waitFor(
+      async () =>
+        (await k(["-n", namespace, "get", object, "--ignore-not-found", "-o", "name"])) !== "",
+      { timeoutMs: 90_000, what },
+    );
 
   before(async () => {
     for (const name of [...PRODUCT_IMAGES, "prime-count"]) {
@@ -170,7 +191,7 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("answers kubectl logs and kubectl exec against the pods", async () => {
-    const [relay] = await podsOf(NS, "app.kubernetes.io/name=jobchannel-relay");
+    const [relay] = await podsOf(NS, RELAY);
     assert.ok(relay);
     const logs = await k(["-n", NS, "logs", relay]);
     assert.match(logs, /"msg"/, "the relay logs pino JSON lines");
@@ -199,7 +220,7 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("resolves Service names through CoreDNS and reaches them through kube-proxy from inside a pod", async () => {
-    const [relay] = await podsOf(NS, "app.kubernetes.io/name=jobchannel-relay");
+    const [relay] = await podsOf(NS, RELAY);
     assert.ok(relay);
     const script = [
       "const dns=require('dns').promises;",
@@ -214,20 +235,7 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   it("reconciles the example JobChannels into worker Deployments whose pods become Ready", async () => {
     await k(["apply", "--server-side", "-n", NS, "-f", join(root, "examples", "jobchannels")]);
     for (const name of ["file-upload", "bulk-upload", "pdf-extraction", "job-updates"]) {
-      await waitFor(
-        async () =>
-          (await k([
-            "-n",
-            NS,
-            "get",
-            "deployment",
-            `${name}-worker`,
-            "--ignore-not-found",
-            "-o",
-            "name",
-          ])) !== "",
-        { timeoutMs: 60_000, what: `${name}-worker to be created` },
-      );
+      await created(NS, `deployment/${name}-worker`, `${name}-worker to be created`);
       await rollout(NS, `deployment/${name}-worker`);
       await k(["-n", NS, "wait", `jobchannel/${name}`, "--for=condition=Ready", "--timeout=120s"]);
     }
@@ -335,12 +343,11 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
 
   it("runs a custom job type from its own image, as docs/add-a-job-type.md says", async () => {
     const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
-    const carol = await relayClient(relayPort, "carol", ["prime-count"]).catch(() => undefined);
     const result = await followTutorial({
       apply: (manifest) => k(["apply", "--server-side", "-f", "-"], manifest),
       rollout: (name) => rollout(NS, `deployment/${name}`),
       forward: () => cluster.forwardService(NS, "prime-count-worker", 8080),
-      watch: async () => carol ?? (await relayClient(relayPort, "carol", ["prime-count"])),
+      watch: () => relayClient(relayPort, "carol", ["prime-count"]),
     });
     assert.equal(result.status, "completed");
     assert.deepEqual(result.result, { limit: 1_000_000, primes: 78_498 });
@@ -350,73 +357,113 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   it("reconnects the clients of a deleted relay pod through the Service to the other replica, and they converge", async () => {
     const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
     const workerPort = await cluster.forwardService(NS, "file-upload-worker", 8080);
+    const pods = await podsOf(NS, RELAY);
+    const baseline = await Promise.all(pods.map((pod) => relayConnections(pod)));
     const clients = await Promise.all(
       Array.from({ length: 6 }, () => relayClient(relayPort, "dave", ["file-upload"])),
     );
     try {
-      const [victim] = await podsOf(NS, "app.kubernetes.io/name=jobchannel-relay");
-      assert.ok(victim);
+      // Where kube-proxy sent them: each pod's connection gauge before and after they connected.
+      const after = await Promise.all(pods.map((pod) => relayConnections(pod)));
+      const ours = after.map((count, i) => count - (baseline[i] ?? 0));
+      const most = Math.max(...ours);
+      const victim = pods[ours.indexOf(most)];
+      assert.ok(victim && most > 0, `our connections per relay pod: ${ours.join(", ")}`);
       await k(["-n", NS, "delete", "pod", victim, "--wait=false"]);
+      const closed = await waitFor(
+        () => {
+          const gone = clients.filter((c) => c.closes.length > 0);
+          return gone.length >= most ? gone : false;
+        },
+        { timeoutMs: 60_000, what: `the ${most} clients of ${victim} to be closed` },
+      );
+      console.log(`# ${closed.length} of ${clients.length} clients were on the deleted pod`);
+      for (const c of closed)
+        assert.equal(c.closes[0]?.code, 1001, "a drained connection closes with 1001");
+      await waitFor(() => clients.every((c) => c.client.state === "open"), {
+        timeoutMs: 60_000,
+        what: "every client to be connected again",
+      });
       const { jobId } = await uploadJob(
         workerPort,
         "dave",
-        "written while a relay pod goes away\n",
+        "written after a relay pod went away\n",
       );
       for (const { client } of clients)
         assert.equal((await finalJob(client, "file-upload", jobId)).status, "completed");
-      const closed = clients.filter((c) => c.closes.length > 0);
-      console.log(`# ${closed.length} of ${clients.length} clients were on the deleted pod`);
-      for (const c of closed)
-        assert.equal(c.closes[0], 1001, "a drained connection closes with 1001");
       await rollout(NS, "deployment/jobchannel-relay");
     } finally {
       for (const c of clients) c.close();
     }
   });
 
-  it("drains with 1001 on a relay rollout after readiness is removed, and every client converges", async () => {
+  it("drains with 1001 on a relay rollout only after the old pods left the Service's ready endpoints, and every client converges", async () => {
     const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
     const workerPort = await cluster.forwardService(NS, "file-upload-worker", 8080);
     const clients = await Promise.all(
       Array.from({ length: 4 }, () => relayClient(relayPort, "erin", ["file-upload"])),
     );
+    const old = await podsOf(NS, RELAY);
+    // When each old pod's endpoint stopped being ready, as kube-proxy saw it.
+    const notReadyAt = new Map<string, number>();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const slices = JSON.parse(
+          await k([
+            "-n",
+            NS,
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=jobchannel-relay",
+            "-o",
+            "json",
+          ]),
+        ) as {
+          items: {
+            endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[];
+          }[];
+        };
+        for (const endpoint of slices.items.flatMap((slice) => slice.endpoints ?? [])) {
+          const pod = endpoint.targetRef?.name;
+          if (
+            pod &&
+            old.includes(pod) &&
+            endpoint.conditions?.ready === false &&
+            !notReadyAt.has(pod)
+          )
+            notReadyAt.set(pod, Date.now());
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
     try {
-      const before = await podsOf(NS, "app.kubernetes.io/name=jobchannel-relay");
       await k(["-n", NS, "rollout", "restart", "deployment/jobchannel-relay"]);
       await rollout(NS, "deployment/jobchannel-relay");
-      await waitFor(
-        async () =>
-          (await podsOf(NS, "app.kubernetes.io/name=jobchannel-relay")).every(
-            (p) => !before.includes(p),
-          ),
-        {
-          timeoutMs: 120_000,
-          what: "the old relay pods to be gone",
-        },
-      );
+      await waitFor(async () => (await podsOf(NS, RELAY)).every((p) => !old.includes(p)), {
+        timeoutMs: 120_000,
+        what: "the old relay pods to be gone",
+      });
       for (const c of clients) {
         await waitFor(() => c.closes.length > 0 && c.client.state === "open", {
           timeoutMs: 60_000,
           what: "a reconnect",
         });
-        assert.equal(c.closes[0], 1001);
+        assert.equal(c.closes[0]?.code, 1001, "closed by the drain, not by a lost connection");
       }
+      const firstClose = Math.min(...clients.map((c) => c.closes[0]?.at ?? Infinity));
+      const firstNotReady = Math.min(...notReadyAt.values());
+      assert.ok(
+        firstNotReady < firstClose,
+        `an old pod left the ready endpoints ${firstClose - firstNotReady} ms before the first 1001`,
+      );
       const { jobId } = await uploadJob(workerPort, "erin", "after the rollout\n");
       for (const { client } of clients)
         assert.equal((await finalJob(client, "file-upload", jobId)).status, "completed");
-      // The drain is logged after readiness went to 503 (the relay's own order), seen here in the events of the rollout.
-      const events = await k([
-        "-n",
-        NS,
-        "get",
-        "events",
-        "--field-selector",
-        "reason=Killing",
-        "-o",
-        "name",
-      ]);
-      assert.notEqual(events.trim(), "");
     } finally {
+      watching = false;
+      await watch;
       for (const c of clients) c.close();
     }
   });
@@ -452,19 +499,10 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
       ["apply", "--server-side", "-f", "-"],
       `apiVersion: jobchannel.io/v1alpha1\nkind: JobChannel\nmetadata: {name: after-failover, namespace: ${NS}}\nspec:\n  access: public\n  visibility: channel\n  worker: {jobType: job-updates, replicas: 1}\n`,
     );
-    await waitFor(
-      async () =>
-        (await k([
-          "-n",
-          NS,
-          "get",
-          "deployment",
-          "after-failover-worker",
-          "--ignore-not-found",
-          "-o",
-          "name",
-        ])) !== "",
-      { timeoutMs: 90_000, what: "the new leader to create after-failover-worker" },
+    await created(
+      NS,
+      "deployment/after-failover-worker",
+      "the new leader to create after-failover-worker",
     );
   });
 
