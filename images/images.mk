@@ -3,8 +3,12 @@
 
 .PHONY: images images-smoke images-clean lint-dockerfiles
 
-images: install ## Build every image (buildah, no daemon) into .images/<name>.oci.tar and .images/manifest.json
+images: install ## Build every image (buildah, no daemon) into .images/<name>.oci.tar; load them into the local node when it runs
 	bash images/build.sh
+	@if $(or $(NODE),node_modules/.bin/node) e2e/src/cluster-cli.ts status >/dev/null 2>&1; then \
+	  echo "images: loading into the running local node"; \
+	  $(or $(NODE),node_modules/.bin/node) e2e/src/cluster-cli.ts load-images; \
+	fi
 
 images-smoke: images ## Run each built image with runc (read-only root, its own user) and check its config
 	bash images/smoke.sh

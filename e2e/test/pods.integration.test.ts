@@ -1,5 +1,6 @@
 // jobchannel running in pods on the local node: deployed from its images, driven from outside the pods, and faulted.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { waitFor } from "@jobchannel/testkit";
 import { launchChromium } from "@jobchannel/testkit/browser";
 import { SignJWT } from "jose";
 import { startCluster, type LocalCluster } from "../src/cluster.ts";
-import { imageArchive, repoRoot } from "../src/paths.ts";
+import { imageArchive, repoRoot, toolPath } from "../src/paths.ts";
 import { kubectl } from "../src/tools.ts";
 import { startGateway } from "./helpers/gateway.ts";
 import { followTutorial } from "./helpers/tutorial.ts";
@@ -252,6 +253,32 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
       (c) => c.name,
     );
     assert.deepEqual(names.sort(), ["bulk-upload", "file-upload", "job-updates", "pdf-extraction"]);
+    console.log(await k(["get", "pods", "-A", "-o", "wide"]));
+  });
+
+  it("gives host processes a port through kubectl port-forward run from the host", async () => {
+    const forward = spawn(
+      toolPath("kubectl"),
+      [`--kubeconfig=${kubeconfig}`, "-n", NS, "port-forward", "svc/jobchannel-relay", ":8080"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let output = "";
+      forward.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      const port = await waitFor(
+        () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? false,
+        {
+          timeoutMs: 30_000,
+          what: "kubectl port-forward to listen",
+        },
+      );
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      assert.equal(response.status, 200);
+    } finally {
+      const closed = new Promise((resolve) => forward.once("close", resolve));
+      forward.kill("SIGTERM");
+      await closed;
+    }
   });
 
   it("streams a job submitted to a worker Service to a WebSocket client of the relay Service, and the raw PUBLISH path too", async () => {
