@@ -123,6 +123,23 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
     const metrics = await k(["-n", NS, "exec", pod, "--", "node", "-e", script]);
     return Number(/^jobchannel_relay_connections(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
   };
+  /**
+   * A host port for the Service `name` (port 8080) through kube-proxy, once its /healthz answers:
+   * kube-proxy programs a brand-new Service a moment after its pods are Ready, and a connection
+   * before that is refused.
+   */
+  const servicePort = async (name: string): Promise<number> => {
+    const port = await cluster.forwardService(NS, name, 8080);
+    await waitFor(
+      () =>
+        fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { timeoutMs: 30_000, what: `${name} to answer through its Service` },
+    );
+    return port;
+  };
   /** Waits until `kind/name` exists (the operator creates it). */
   const created = (namespace: string, object: string, what: string) =>
     waitFor(
@@ -282,8 +299,8 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("streams a job submitted to a worker Service to a WebSocket client of the relay Service, and the raw PUBLISH path too", async () => {
-    const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
-    const workerPort = await cluster.forwardService(NS, "file-upload-worker", 8080);
+    const relayPort = await servicePort("jobchannel-relay");
+    const workerPort = await servicePort("file-upload-worker");
     const alice = await relayClient(relayPort, "alice", ["file-upload"]);
     try {
       const { jobId, sha256 } = await uploadJob(
@@ -331,11 +348,11 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
     const workerPorts = new Map<string, Promise<number>>();
     const gateway = await startGateway({
       dashboardDir,
-      relayPort: await cluster.forwardService(NS, "jobchannel-relay", 8080),
+      relayPort: await servicePort("jobchannel-relay"),
       workerPort(channel) {
         let port = workerPorts.get(channel);
         if (!port) {
-          port = cluster.forwardService(NS, `${channel}-worker`, 8080);
+          port = servicePort(`${channel}-worker`);
           workerPorts.set(channel, port);
         }
         return port;
@@ -369,11 +386,11 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("runs a custom job type from its own image, as docs/add-a-job-type.md says", async () => {
-    const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
+    const relayPort = await servicePort("jobchannel-relay");
     const result = await followTutorial({
       apply: (manifest) => k(["apply", "--server-side", "-f", "-"], manifest),
       rollout: (name) => rollout(NS, `deployment/${name}`),
-      forward: () => cluster.forwardService(NS, "prime-count-worker", 8080),
+      forward: () => servicePort("prime-count-worker"),
       watch: () => relayClient(relayPort, "carol", ["prime-count"]),
     });
     assert.equal(result.status, "completed");
@@ -382,8 +399,8 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("reconnects the clients of a deleted relay pod through the Service to the other replica, and they converge", async () => {
-    const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
-    const workerPort = await cluster.forwardService(NS, "file-upload-worker", 8080);
+    const relayPort = await servicePort("jobchannel-relay");
+    const workerPort = await servicePort("file-upload-worker");
     const pods = await podsOf(NS, RELAY);
     const baseline = await Promise.all(pods.map((pod) => relayConnections(pod)));
     const clients = await Promise.all(
@@ -425,8 +442,8 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
   });
 
   it("drains with 1001 on a relay rollout only after the old pods left the Service's ready endpoints, and every client converges", async () => {
-    const relayPort = await cluster.forwardService(NS, "jobchannel-relay", 8080);
-    const workerPort = await cluster.forwardService(NS, "file-upload-worker", 8080);
+    const relayPort = await servicePort("jobchannel-relay");
+    const workerPort = await servicePort("file-upload-worker");
     const clients = await Promise.all(
       Array.from({ length: 4 }, () => relayClient(relayPort, "erin", ["file-upload"])),
     );
