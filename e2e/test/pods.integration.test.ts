@@ -116,11 +116,14 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
       .split(" ")
       .filter(Boolean);
 
+  /** Runs `node -e script` in the pod (the project's images all have Node) and resolves with its output. */
+  const nodeIn = (pod: string, script: string) =>
+    k(["-n", NS, "exec", pod, "--", "node", "-e", script]);
   /** The relay pod's `jobchannel_relay_connections`, read from its own /metrics. */
   const relayConnections = async (pod: string): Promise<number> => {
     const script =
       "fetch('http://127.0.0.1:8080/metrics').then(r=>r.text()).then(t=>console.log(t))";
-    const metrics = await k(["-n", NS, "exec", pod, "--", "node", "-e", script]);
+    const metrics = await nodeIn(pod, script);
     return Number(/^jobchannel_relay_connections(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
   };
   /**
@@ -213,27 +216,12 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
     assert.ok(relay);
     const logs = await k(["-n", NS, "logs", relay]);
     assert.match(logs, /"msg"/, "the relay logs pino JSON lines");
-    const user = await k([
-      "-n",
-      NS,
-      "exec",
-      relay,
-      "--",
-      "node",
-      "-e",
-      "console.log(process.getuid())",
-    ]);
+    const user = await nodeIn(relay, "console.log(process.getuid())");
     assert.notEqual(user.trim(), "0", "the relay does not run as root");
-    const write = await k([
-      "-n",
-      NS,
-      "exec",
+    const write = await nodeIn(
       relay,
-      "--",
-      "node",
-      "-e",
       "try{require('fs').writeFileSync('/app/x','')}catch(e){console.log(e.code)}",
-    ]);
+    );
     assert.equal(write.trim(), "EROFS", "the root filesystem is read-only");
   });
 
@@ -246,7 +234,7 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
       "const s=require('net').connect(6379,'redis');s.on('connect',()=>s.write('PING\\r\\n'));",
       "s.on('data',d=>{console.log(a.address+' '+d.toString().trim());s.end()});})()",
     ].join("");
-    const out = await k(["-n", NS, "exec", relay, "--", "node", "-e", script]);
+    const out = await nodeIn(relay, script);
     assert.match(out, /^10\.0\.0\.\d+ \+PONG$/m);
   });
 
