@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { JobChannelClient, type BaseJob } from "@jobchannel/client";
+import { JobChannelClient, type JobUpdate } from "@jobchannel/client";
 import { waitFor } from "@jobchannel/testkit";
 import { launchChromium } from "@jobchannel/testkit/browser";
 import { SignJWT } from "jose";
@@ -50,7 +50,7 @@ async function relayClient(port: number, sub: string, channels: string[]) {
   client.on("close", ({ code }) => closes.push({ code, at: Date.now() }));
   const release = client.subscribe(channels);
   try {
-    await waitFor(() => channels.every((c) => client.channel(c).status === "subscribed"), {
+    await waitFor(() => channels.every((c) => client.channel(c)?.status === "subscribed"), {
       timeoutMs: 30_000,
       what: `subscriptions to ${channels.join(", ")}`,
     });
@@ -68,7 +68,7 @@ async function relayClient(port: number, sub: string, channels: string[]) {
   };
 }
 
-function finalJob(client: JobChannelClient, channel: string, jobId: string): Promise<BaseJob> {
+function finalJob(client: JobChannelClient, channel: string, jobId: string): Promise<JobUpdate> {
   return waitFor(
     () => {
       const job = client.job(channel, jobId);
@@ -296,7 +296,7 @@ describe("jobchannel in pods on the local node", { timeout: 1_800_000 }, () => {
         "alice",
         "hello from a pod\n".repeat(1000),
       );
-      const job = (await finalJob(alice.client, "file-upload", jobId)) as BaseJob & {
+      const job = (await finalJob(alice.client, "file-upload", jobId)) as JobUpdate & {
         result?: { sha256: string; bytes: number };
       };
       assert.equal(job.status, "completed");

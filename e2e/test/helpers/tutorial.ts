@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BaseJob, JobChannelClient } from "@jobchannel/client";
+import type { JobUpdate, JobChannelClient } from "@jobchannel/client";
 import { waitFor } from "@jobchannel/testkit";
 import { repoRoot } from "../../src/paths.ts";
 
@@ -27,7 +27,7 @@ export interface TutorialCluster {
 }
 
 /** The final update of the tutorial's job, and how many progress updates came before it. */
-export interface TutorialResult extends BaseJob {
+export interface TutorialResult extends JobUpdate {
   readonly progressSeen: number;
 }
 
