@@ -6,7 +6,8 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { rm } from "node:fs/promises";
 
-function pipeBoth(a: Socket, b: Socket): void {
+/** Pipes two sockets into each other; either closing or failing destroys both. */
+export function pipeBoth(a: Socket, b: Socket): void {
   a.pipe(b);
   b.pipe(a);
   const close = (): void => {

@@ -24,8 +24,6 @@ export interface LocalCluster {
   forward(target: string): Promise<number>;
   /** A host loopback port forwarded to a Service's cluster IP: traffic goes through kube-proxy's rules. */
   forwardService(namespace: string, name: string, port: number): Promise<number>;
-  /** Runs `cluster-cli exec -- command` (inside the node's namespaces) and resolves with its stdout. */
-  exec(command: readonly string[], timeoutMs?: number): Promise<string>;
   /** Imports image archives into the node's containerd. */
   loadImages(archives: readonly string[]): Promise<void>;
   /** `cluster-cli down`: stops everything and removes the sandbox; rejects if anything is left. */
@@ -90,7 +88,6 @@ export async function startCluster(): Promise<LocalCluster> {
       );
       return forward(`${ip}:${port}`);
     },
-    exec: (command, timeoutMs = 120_000) => runCli(["exec", "--", ...command], env, timeoutMs),
     async loadImages(archives) {
       await runCli(["load-images", ...archives], env, 600_000);
     },

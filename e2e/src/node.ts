@@ -50,8 +50,6 @@ export interface NodeOptions {
 /** The running node. */
 export interface LocalNode {
   readonly processes: readonly ComponentProcess[];
-  /** Imports OCI or Docker archives into the node's containerd, where the kubelet finds them. */
-  importImages(archives: readonly string[]): Promise<void>;
   /** Stops kube-proxy, the kubelet, containerd and the scheduler, in that order. Pods stay to the sandbox's teardown. */
   stop(): Promise<void>;
 }
@@ -379,9 +377,6 @@ export async function startNode(plane: ControlPlane, options: NodeOptions): Prom
       pid: started.child.pid ?? 0,
       logPath,
     })),
-    async importImages(archives) {
-      for (const archive of archives) await ctr(["images", "import", archive]);
-    },
     stop,
   };
 }

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { dumpYaml, loadAllYaml, loadYaml } from "@kubernetes/client-node";
+import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { repoRoot, toolPath } from "../src/paths.ts";
+import { helmOffline, renderChart } from "./helpers/helm-offline.ts";
 
 const execFileAsync = promisify(execFile);
 const root = repoRoot();
@@ -181,27 +182,8 @@ async function definedMetricNames(): Promise<Set<string>> {
 describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
   let work: string;
 
-  async function helm(args: readonly string[]): Promise<string> {
-    const env = {
-      ...process.env,
-      HELM_CACHE_HOME: join(work, "cache"),
-      HELM_CONFIG_HOME: join(work, "config"),
-      HELM_DATA_HOME: join(work, "data"),
-    };
-    try {
-      const { stdout } = await execFileAsync(helmBinary, [...args], { env, timeout: 30_000 });
-      return stdout;
-    } catch (error) {
-      const { stderr = "" } = error as { stderr?: string };
-      throw new Error(`helm ${args.join(" ")} failed: ${stderr.trim()}`, { cause: error });
-    }
-  }
-  const render = async (...args: string[]): Promise<RenderedObject[]> =>
-    (await helm(["template", "jobchannel", chart, "-n", "jobchannel", ...args]))
-      .split(/^---\s*$/m)
-      .filter((doc) => /^apiVersion:/m.test(doc))
-      .flatMap((doc) => loadAllYaml(doc) as RenderedObject[]);
-
+  const helm = (args: readonly string[]) => helmOffline(work, args);
+  const render = (...args: string[]) => renderChart<RenderedObject>(work, ...args);
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "jobchannel-monitoring-"));
   });

@@ -1,16 +1,14 @@
 // The Helm chart without a cluster: lint, render, and check what every rendered object promises.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { loadAllYaml } from "@kubernetes/client-node";
 import { repoRoot, toolPath } from "../src/paths.ts";
+import { helmOffline, renderChart } from "./helpers/helm-offline.ts";
 
-const execFileAsync = promisify(execFile);
 const root = repoRoot();
 const chart = join(root, "charts", "jobchannel");
 const localValues = join(chart, "ci", "local-node-values.yaml");
@@ -54,36 +52,12 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
 }
 
-/** Parses a multi-document YAML stream into objects, skipping documents that hold only comments. */
-function parseManifests(text: string): RenderedObject[] {
-  return text
-    .split(/^---\s*$/m)
-    .filter((doc) => /^apiVersion:/m.test(doc))
-    .flatMap((doc) => loadAllYaml(doc) as RenderedObject[]);
-}
-
 describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
   let helmHome: string;
 
-  /** Runs bin/helm with its cache and config in a folder of this suite; never contacts a cluster. */
-  async function helm(args: readonly string[]): Promise<string> {
-    const env = {
-      ...process.env,
-      HELM_CACHE_HOME: join(helmHome, "cache"),
-      HELM_CONFIG_HOME: join(helmHome, "config"),
-      HELM_DATA_HOME: join(helmHome, "data"),
-    };
-    try {
-      const { stdout } = await execFileAsync(helmBinary, [...args], { env, timeout: 30_000 });
-      return stdout;
-    } catch (error) {
-      const { stderr = "" } = error as { stderr?: string };
-      throw new Error(`helm ${args.join(" ")} failed: ${stderr.trim()}`, { cause: error });
-    }
-  }
+  const helm = (args: readonly string[]) => helmOffline(helmHome, args);
 
-  const render = async (...args: string[]) =>
-    parseManifests(await helm(["template", "jobchannel", chart, "-n", "jobchannel", ...args]));
+  const render = (...args: string[]) => renderChart<RenderedObject>(helmHome, ...args);
   const find = (objects: RenderedObject[], kind: string, name: string): RenderedObject => {
     const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
     assert.ok(object, `${kind}/${name} is rendered`);

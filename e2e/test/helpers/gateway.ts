@@ -6,8 +6,9 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { createStaticHandler } from "@jobchannel/dev";
+import { pipeBoth, portOf } from "../../src/bridge.ts";
 
 /** What the gateway routes to: host ports forwarded to Service cluster IPs. */
 export interface GatewayRoutes {
@@ -74,18 +75,9 @@ export async function startGateway(
         ].join("\r\n"),
       );
       if (head.length > 0) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
     });
-    const close = (): void => {
-      upstream.destroy();
-      socket.destroy();
-    };
-    upstream.on("error", close);
-    socket.on("error", close);
+    pipeBoth(socket as Socket, upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, server };
+  return { url: `http://127.0.0.1:${portOf(server)}`, server };
 }
