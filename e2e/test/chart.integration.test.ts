@@ -18,7 +18,7 @@ const APPS = "apps";
 const RELEASE = "jobchannel";
 const root = repoRoot();
 const chart = join(root, "charts", "jobchannel");
-const localValues = join(chart, "ci", "local-node-values.yaml");
+const localValues = join(chart, "values-local.yaml");
 const IMAGES = ["redis", "operator", "relay", "worker"] as const;
 const started = Date.now();
 

@@ -11,7 +11,7 @@ import { helmOffline, renderChart } from "./helpers/helm-offline.ts";
 
 const root = repoRoot();
 const chart = join(root, "charts", "jobchannel");
-const localValues = join(chart, "ci", "local-node-values.yaml");
+const localValues = join(chart, "values-local.yaml");
 const helmBinary = toolPath("helm");
 
 /** A rendered object, as far as these checks read it. */
