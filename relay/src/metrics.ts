@@ -34,11 +34,16 @@ export class RelayMetrics {
   readonly dropped: Counter<"reason">;
   readonly disconnects: Counter<"code">;
   readonly redisUp: Gauge;
+  readonly ready: Gauge;
   readonly #channels = new Map<string, ChannelMetrics>();
   readonly #dropped = new Map<DropReason, { inc(n?: number): void }>();
 
-  /** Registers the relay's metrics in `registry` (a new one by default). */
-  constructor(registry: Registry = new Registry()) {
+  /**
+   * Registers the relay's metrics in `registry` (a new one by default). `ready` is asked at each
+   * scrape for `jobchannel_relay_ready`, so the gauge and /readyz read the same state.
+   */
+  constructor(registry: Registry | undefined, ready: () => boolean) {
+    registry ??= new Registry();
     this.registry = registry;
     const registers = [registry];
     this.fanoutLatency = new Histogram({
@@ -87,6 +92,14 @@ export class RelayMetrics {
       name: "jobchannel_relay_redis_up",
       help: "1 while the broker subscription is verified live, else 0.",
       registers,
+    });
+    this.ready = new Gauge({
+      name: "jobchannel_relay_ready",
+      help: "1 when /readyz answers 200 (subscription verified live, channel config loaded, not draining), else 0.",
+      registers,
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
     });
   }
 

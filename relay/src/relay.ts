@@ -155,7 +155,7 @@ class JobRelay implements Relay, ConnectionHost {
   constructor(options: RelayOptions) {
     this.#log = options.logger ?? pino({ level: "info" });
     this.#throttled = new ThrottledLog(this.#log);
-    this.metrics = new RelayMetrics(options.registry);
+    this.metrics = new RelayMetrics(options.registry, () => this.ready());
     this.#broker = options.broker;
     this.#store = options.store;
     this.#auth = options.auth;

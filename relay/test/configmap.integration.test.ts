@@ -13,6 +13,7 @@ import {
 } from "@jobchannel/testkit";
 import * as k8s from "@kubernetes/client-node";
 import { connect, subscribed, type TestClient } from "./helpers/client.ts";
+import { readReadiness, waitForReadiness } from "./helpers/readiness.ts";
 import { RELAY_BIN } from "./helpers/relay-process.ts";
 
 const NAMESPACE = "default";
@@ -64,18 +65,17 @@ describe("ConfigMap channel config", () => {
     await cluster?.stop();
   });
 
-  test("is not ready while the ConfigMap is missing, and ready once it exists", async () => {
+  test("is not ready while the ConfigMap is missing, and ready once it exists, in /readyz and jobchannel_relay_ready", async () => {
     const readiness = await waitFor(
       async () => {
         if (relay.child.exitCode !== null) throw new Error(relay.logTail());
-        const res = await fetch(`${http}/readyz`);
-        return res.status === 503
-          ? ((await res.json()) as { config: boolean; broker: boolean })
-          : undefined;
+        const reading = await readReadiness(http);
+        return reading.status === 503 ? reading : undefined;
       },
       { what: "the relay to answer /readyz", timeoutMs: 15_000 },
     );
-    assert.equal(readiness.config, false);
+    assert.equal(readiness.body.config, false);
+    assert.equal(readiness.gauge, 0, "jobchannel_relay_ready beside /readyz 503");
     await core.createNamespacedConfigMap({
       namespace: NAMESPACE,
       body: configMap([
@@ -83,7 +83,7 @@ describe("ConfigMap channel config", () => {
         { name: "beta", access: "public" },
       ]),
     });
-    await waitFor(async () => (await fetch(`${http}/readyz`)).status === 200, {
+    await waitForReadiness(http, true, {
       what: "the relay to load the ConfigMap",
       timeoutMs: 30_000,
     });

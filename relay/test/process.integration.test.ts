@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
 import { Redis } from "ioredis";
 import { connect, subscribed, type TestClient } from "./helpers/client.ts";
+import { waitForReadiness } from "./helpers/readiness.ts";
 import { RELAY_BIN, startRelayProcess, type RelayProcess } from "./helpers/relay-process.ts";
 
 let redis: TestRedis;
@@ -174,7 +175,7 @@ describe("jobchannel-relay command", () => {
     assert.equal(slow.ws.readyState, slow.ws.OPEN);
   });
 
-  test("drains on SIGTERM: /readyz 503, every client closed with 1001 over the window, exit 0", async () => {
+  test("drains on SIGTERM: /readyz 503 and jobchannel_relay_ready 0, every client closed with 1001 over the window, exit 0", async () => {
     const relay = await start({ RELAY_DRAIN_SECONDS: "2" });
     const list = await Promise.all(Array.from({ length: 20 }, () => open(relay, "?channels=load")));
     await Promise.all(list.map((c) => subscribed(c, "load")));
@@ -190,11 +191,13 @@ describe("jobchannel-relay command", () => {
     const exited = new Promise<number | null>((resolve) =>
       relay.process.child.once("exit", resolve),
     );
+    await waitForReadiness(relay.http, true, { what: "/readyz 200 before the signal" });
     const signalledAt = Date.now();
     relay.process.child.kill("SIGTERM");
-    await waitFor(async () => (await fetch(`${relay.http}/readyz`)).status === 503, {
+    const draining = await waitForReadiness(relay.http, false, {
       what: "/readyz 503 while draining",
     });
+    assert.equal(draining.body.draining, true);
     assert.deepEqual(
       await codes,
       list.map(() => 1001),

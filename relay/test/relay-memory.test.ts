@@ -9,6 +9,7 @@ import { createRelay, type Relay } from "../src/relay.ts";
 import { startRelayServer } from "../src/server.ts";
 import type { Server } from "node:http";
 import { connect, subscribed, type TestClient } from "./helpers/client.ts";
+import { waitForReadiness } from "./helpers/readiness.ts";
 
 describe("relay on the memory broker", () => {
   const bus = new MemoryBus();
@@ -16,6 +17,7 @@ describe("relay on the memory broker", () => {
   let relay: Relay;
   let server: Server;
   let url: string;
+  let http: string;
   const clients: TestClient[] = [];
 
   before(async () => {
@@ -29,6 +31,7 @@ describe("relay on the memory broker", () => {
     const started = await startRelayServer({ relay, registry, port: 0, host: "127.0.0.1" });
     server = started.server;
     url = `ws://127.0.0.1:${started.port}/ws`;
+    http = `http://127.0.0.1:${started.port}`;
   });
 
   after(async () => {
@@ -37,13 +40,14 @@ describe("relay on the memory broker", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  test("is ready at once in open development mode", () => {
+  test("is ready at once in open development mode, in /readyz and jobchannel_relay_ready", async () => {
     assert.deepEqual(relay.readiness(), {
       ready: true,
       broker: true,
       config: true,
       draining: false,
     });
+    await waitForReadiness(http, true);
   });
 
   test("snapshots what the store holds and streams what it publishes", async () => {
@@ -72,5 +76,11 @@ describe("relay on the memory broker", () => {
   test("leaves the store's own objects untouched", async () => {
     const kept = await store.get("uploads", "a");
     assert.equal(kept?.channel, undefined);
+  });
+
+  test("turns /readyz and jobchannel_relay_ready off together once draining", async () => {
+    await relay.drain(0);
+    const reading = await waitForReadiness(http, false);
+    assert.equal(reading.body.draining, true);
   });
 });

@@ -7,6 +7,7 @@ import { waitFor } from "@jobchannel/testkit";
 import { parseChannelConfig } from "../src/channel-config.ts";
 import { subscribed, type ConnectOptions, type TestClient } from "./helpers/client.ts";
 import { relayFixture } from "./helpers/fixture.ts";
+import { waitForReadiness } from "./helpers/readiness.ts";
 import type { TestRelay } from "./helpers/relay.ts";
 
 const CONFIG = parseChannelConfig('{"channels":[{"name":"load","access":"public"}]}');
@@ -71,7 +72,7 @@ describe("slow consumers", () => {
 });
 
 describe("Redis restarts", () => {
-  test("resumes delivery after Redis is killed and restarted, without restarting the relay", async () => {
+  test("resumes delivery after Redis is killed and restarted, without restarting the relay; not ready meanwhile", async () => {
     const relay = await relayWith({});
     const client = await open(relay, {}, "?channels=load");
     await subscribed(client, "load");
@@ -79,15 +80,10 @@ describe("Redis restarts", () => {
     await client.frame((f) => f.type === "job");
 
     await redis().kill();
-    await waitFor(async () => (await fetch(`${relay.http}/readyz`)).status === 503, {
-      what: "/readyz to fail",
-    });
+    await waitForReadiness(relay.http, false, { what: "/readyz to fail" });
     assert.equal(await metric(relay, /^jobchannel_relay_redis_up (\d+)/m), 0);
     await redis().start();
-    await waitFor(async () => (await fetch(`${relay.http}/readyz`)).status === 200, {
-      what: "/readyz to recover",
-      timeoutMs: 20_000,
-    });
+    await waitForReadiness(relay.http, true, { what: "/readyz to recover", timeoutMs: 20_000 });
     assert.equal(await metric(relay, /^jobchannel_relay_redis_up (\d+)/m), 1);
     await waitFor(async () => (await relay.redis.ping()) === "PONG", {
       what: "the test's own connection",
