@@ -42,6 +42,7 @@ test: ## Install what the tests need (packages, Go builds, images) and run every
 	$(PHASE) images $(SUBMAKE) images
 	$(PHASE) build $(SUBMAKE) build
 	$(PHASE) lint-dockerfiles $(SUBMAKE) lint-dockerfiles
+	$(PHASE) lint-shell $(SUBMAKE) lint-shell
 	$(PHASE) tests npm test
 
 test-unit: install build ## Run the unit tests only (no servers)
@@ -54,3 +55,4 @@ clean: ## Remove build output and installed modules (keeps the control-plane cac
 -include dev/dev.mk
 -include bench/bench.mk
 -include images/images.mk
+-include scripts/lint.mk

@@ -32,6 +32,7 @@ NPM_INTEGRITY="sha512-SDd/hHg3KqHE5Ht2NHWxNYNtqCQ2pXAPLl6OtQhPyED5PHsRfrOtO199MZ
 # prune_keyed DIR : keeps the two newest key directories under DIR.
 prune_keyed() {
   local old
+  # shellcheck disable=SC2012 # ls -t orders by time; the names are hex cache keys
   old="$(ls -1dt "$1"/*/ 2>/dev/null | tail -n +3)"
   [[ -z "$old" ]] || echo "$old" | xargs rm -rf
 }

@@ -4,6 +4,8 @@
 # configuration comes from images/containers/, and the tools run with a private /var/lib (see
 # contained) because as root they keep their blob-info cache in /var/lib/containers/cache whatever
 # --root says.
+# The variables are set for the scripts that source this file, so SC2034 (unused) does not apply.
+# shellcheck shell=bash disable=SC2034
 
 IMAGES_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$IMAGES_SRC/.." && pwd)"
@@ -73,6 +75,7 @@ prepare_store() {
 # contained COMMAND... : runs COMMAND in a private mount namespace where /var/lib is
 # $PRIVATE_VARLIB, so that nothing it writes there reaches the host.
 contained() {
+  # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
   unshare --mount --propagation private -- \
     /bin/sh -c 'mount --bind "$0" /var/lib && exec "$@"' "$PRIVATE_VARLIB" "$@"
 }

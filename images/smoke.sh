@@ -158,7 +158,7 @@ cleanup() {
   # runc leaves the (empty) parent cgroup of the containers behind in each hierarchy.
   local dir
   for dir in /sys/fs/cgroup/jobchannel-smoke /sys/fs/cgroup/*/jobchannel-smoke; do
-    [[ -d "$dir" ]] && rmdir "$dir" 2>/dev/null || true
+    if [[ -d "$dir" ]]; then rmdir "$dir" 2>/dev/null || true; fi
   done
   [[ -n "$current" ]] && rm -rf "${SMOKE_DIR:?}/$current"
 }
@@ -181,7 +181,7 @@ smoke_relay() {
   if wait_http "http://127.0.0.1:$port/readyz" 10; then pass "GET /readyz is ready (in-memory broker)"; else fail "/readyz not ready"; fi
   expect_single_process relay
   if stop_with_sigterm relay 15; then pass "SIGTERM to PID 1 ends it with status 0"; else fail "no clean exit within 15 s of SIGTERM"; fi
-  grep -q '"msg":"stopped"' "$SMOKE_DIR/relay.log" && pass "logs a graceful stop" || fail "no graceful stop in the log"
+  if grep -q '"msg":"stopped"' "$SMOKE_DIR/relay.log"; then pass "logs a graceful stop"; else fail "no graceful stop in the log"; fi
 }
 
 # run_job BASE CHANNEL JQ_SUMMARY CURL_ARGS... : posts a job, waits (20 s at most) for it to end,
@@ -205,6 +205,7 @@ expect_text() {
 
 # make_pdf FILE : a one-page PDF whose text is "smoke test page".
 make_pdf() {
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
   "$NODE" -e '
     const text = "BT /F1 12 Tf 20 50 Td (smoke test page) Tj ET";
     const objects = [
@@ -306,7 +307,7 @@ smoke_pause() {
   sleep 1
   if [[ "$(status_of pause)" == "running" ]]; then pass "stays up"; else fail "not running: $(cat "$SMOKE_DIR/pause.log")"; fi
   if stop_with_sigterm pause 5; then pass "SIGTERM to PID 1 ends it with status 0"; else fail "no clean exit within 5 s of SIGTERM"; fi
-  grep -q 'shutting down' "$SMOKE_DIR/pause.log" && pass "says it shuts down" || fail "no shutdown message"
+  if grep -q 'shutting down' "$SMOKE_DIR/pause.log"; then pass "says it shuts down"; else fail "no shutdown message"; fi
 }
 
 smoke_redis() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suites run for real (Redis, Prometheus, Chromium, OpenSSL,
-# and the local Kubernetes node's runc, CNI plugins, iptables, conntrack, and the daemonless image
-# tools buildah, umoci, skopeo and mmdebstrap) when they are missing: with apt-get as root on
-# Debian, otherwise it says what to install.
+# the local Kubernetes node's runc, CNI plugins, iptables, conntrack, the daemonless image tools
+# buildah, umoci, skopeo and mmdebstrap, and shellcheck for make lint-shell) when they are
+# missing: with apt-get as root on Debian, otherwise it says what to install.
 set -euo pipefail
 
 declare -A packages=(
@@ -21,6 +21,7 @@ declare -A packages=(
   [umoci]=umoci
   [skopeo]=skopeo
   [mmdebstrap]=mmdebstrap
+  [shellcheck]=shellcheck
 )
 
 missing=()

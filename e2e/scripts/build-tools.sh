@@ -71,6 +71,7 @@ build_tool() {
   say "building $what because $reason; a cold build takes minutes on 2 cores"
   local start=$SECONDS tmp="$CACHE_DIR/$name/.tmp-$key-$$"
   mkdir -p "$tmp"
+  # shellcheck disable=SC2064 # expanded now: $tmp is local, gone by the time EXIT fires
   trap "rm -rf '$tmp'" EXIT
   (cd "$module_dir" && CGO_ENABLED=0 "$GO" build -mod=readonly -buildvcs=false -trimpath \
     -tags "$tags" -ldflags "$ldflags" -o "$tmp/" "$@")
@@ -84,6 +85,7 @@ build_tool() {
 # prune NAME : keeps the three newest cached builds of a tool (other branches may still want theirs).
 prune() {
   local old
+  # shellcheck disable=SC2012 # ls -t orders by time; the names are hex cache keys
   old="$(ls -1dt "$CACHE_DIR/$1"/*/ 2>/dev/null | tail -n +4)"
   if [[ -n "$old" ]]; then
     say "removing older cached builds of $1: $(echo "$old" | xargs -n1 basename | tr '\n' ' ')"

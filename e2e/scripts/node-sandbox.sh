@@ -51,6 +51,7 @@ create() {
   fi
   mount --make-private "$dir/ns"
   touch "$dir/ns/net" "$dir/ns/mnt"
+  # shellcheck disable=SC2016 # $1, $2 and $3 are the inner bash's arguments
   unshare --net="$dir/ns/net" --mount="$dir/ns/mnt" --propagation private -- bash -euo pipefail -c '
     mount -t tmpfs -o mode=755 tmpfs /run
     mount --bind "$1/var-lib" /var/lib
@@ -89,8 +90,8 @@ sandbox_pids() {
 }
 
 destroy() {
-  local pids attempt root
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  local pids root
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
     pids="$(sandbox_pids | grep -vx "$$" || true)"
     [[ -z "$pids" ]] && break
     # shellcheck disable=SC2086 # one pid per word
