@@ -57,6 +57,26 @@ interface Dashboard {
   templating: { list: { name: string; type: string; query: unknown; definition?: string }[] };
 }
 
+/** The Markdown headings of a document, outside fenced code blocks, with their level. */
+function markdownHeadings(text: string): { level: number; title: string }[] {
+  const headings: { level: number; title: string }[] = [];
+  let fenced = false;
+  for (const line of text.split("\n")) {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    const match = fenced ? null : /^(#{1,6})\s+(.+?)\s*$/.exec(line);
+    if (match) headings.push({ level: match[1]!.length, title: match[2]! });
+  }
+  return headings;
+}
+
+/** The anchor GitHub gives a heading: lower case, punctuation removed, spaces as hyphens. */
+function githubAnchor(title: string): string {
+  return title
+    .toLowerCase()
+    .replaceAll(/[^\p{L}\p{N} _-]/gu, "")
+    .replaceAll(" ", "-");
+}
+
 /** Runs promtool; fails with its output when it exits non-zero, or with a hint when it is missing. */
 async function runPromtool(args: readonly string[], cwd: string): Promise<string> {
   try {
@@ -228,6 +248,45 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
       assert.ok(
         (rule.annotations?.description ?? "").length > 80,
         `${rule.alert} has a description that says what to check`,
+      );
+    }
+  });
+
+  it("links every alert to its runbook in docs/operations.md, and every runbook to an alert", async () => {
+    // The repository the images name as their source (org.opencontainers.image.source).
+    const dockerfile = await readFile(join(root, "relay", "Dockerfile"), "utf8");
+    const source = /^ARG SOURCE_URL=(\S+)$/m.exec(dockerfile)?.[1];
+    assert.ok(source, "relay/Dockerfile has ARG SOURCE_URL");
+    const base = `${source}/blob/main/docs/operations.md#`;
+    const doc = await readFile(join(root, "docs", "operations.md"), "utf8");
+    const headings = markdownHeadings(doc);
+    const anchors = headings.map((h) => githubAnchor(h.title));
+    assert.equal(new Set(anchors).size, anchors.length, "docs/operations.md has unique headings");
+    // Its own links lead somewhere: an anchor of the page, or a file of the repository.
+    for (const [, target = ""] of doc.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (target.startsWith("#")) assert.ok(anchors.includes(target.slice(1)), `link ${target}`);
+      else assert.ok(existsSync(join(root, "docs", target.split("#")[0] ?? "")), `link ${target}`);
+    }
+    const section = headings.findIndex((h) => h.level === 2 && h.title === "Alert runbooks");
+    assert.ok(section >= 0, 'docs/operations.md has a section "Alert runbooks"');
+    const end = headings.findIndex((h, i) => i > section && h.level <= 2);
+    const runbooks = headings
+      .slice(section + 1, end < 0 ? undefined : end)
+      .filter((h) => h.level === 3)
+      .map((h) => h.title);
+    const alerts = (await loadRuleGroups()).flatMap((g) => g.rules).filter((r) => r.alert);
+    for (const { alert, annotations } of alerts) {
+      assert.equal(
+        annotations?.runbook_url,
+        base + githubAnchor(alert ?? ""),
+        `${alert} runbook_url`,
+      );
+      assert.ok(runbooks.includes(alert ?? ""), `docs/operations.md has a runbook "### ${alert}"`);
+    }
+    for (const runbook of runbooks) {
+      assert.ok(
+        alerts.some((r) => r.alert === runbook),
+        `runbook "${runbook}" names an alert of ${rulesFile}`,
       );
     }
   });
