@@ -12,30 +12,25 @@ import { promisify } from "node:util";
 import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { repoRoot, toolPath } from "../src/paths.ts";
 import { helmOffline, renderChart } from "./helpers/helm-offline.ts";
+import {
+  allPanels,
+  dashboardExpressions,
+  expandGrafanaVariables,
+  loadDashboard,
+  loadRuleGroups,
+  metricNamesIn,
+  RULES_FILE,
+} from "./helpers/promql.ts";
 
 const execFileAsync = promisify(execFile);
 const root = repoRoot();
 const chart = join(root, "charts", "jobchannel");
 const files = join(chart, "files");
-const rulesFile = join(files, "prometheus-rules.yaml");
 const rulesTestFile = join(files, "prometheus-rules.test.yaml");
-const dashboardFile = join(files, "grafana-dashboard.json");
 const helmBinary = toolPath("helm");
 /** Debian's promtool (`make test` installs the prometheus package); these tests need it. */
 const promtool = "promtool";
 
-interface Rule {
-  record?: string;
-  alert?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface RuleGroup {
-  name: string;
-  rules: Rule[];
-}
 interface RenderedObject {
   apiVersion: string;
   kind: string;
@@ -43,21 +38,6 @@ interface RenderedObject {
   data?: Record<string, string>;
   spec?: Record<string, unknown>;
 }
-interface Panel {
-  type: string;
-  title: string;
-  datasource?: { type: string; uid: string };
-  targets?: { expr: string; refId: string }[];
-  panels?: Panel[];
-}
-interface Dashboard {
-  schemaVersion: number;
-  uid: string;
-  panels: Panel[];
-  templating: { list: { name: string; type: string; query: unknown; definition?: string }[] };
-}
-
-/** The Markdown headings of a document, outside fenced code blocks, with their level. */
 function markdownHeadings(text: string): { level: number; title: string }[] {
   const headings: { level: number; title: string }[] = [];
   let fenced = false;
@@ -100,82 +80,6 @@ async function runPromtool(args: readonly string[], cwd: string): Promise<string
   }
 }
 
-async function loadRuleGroups(): Promise<RuleGroup[]> {
-  return (loadYaml(await readFile(rulesFile, "utf8")) as { groups: RuleGroup[] }).groups;
-}
-
-async function loadDashboard(): Promise<Dashboard> {
-  return JSON.parse(await readFile(dashboardFile, "utf8")) as Dashboard;
-}
-
-/** Every panel, rows' nested panels included. */
-function allPanels(panels: readonly Panel[]): Panel[] {
-  return panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
-}
-
-/** Every PromQL expression of the dashboard (panel targets and `label_values` variables), named. */
-function dashboardExpressions(dashboard: Dashboard): { where: string; expr: string }[] {
-  const exprs = allPanels(dashboard.panels).flatMap((p) =>
-    (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr })),
-  );
-  for (const variable of dashboard.templating.list) {
-    const query = variable.query as { query?: string } | string;
-    const text = typeof query === "string" ? query : query.query;
-    const match = /^label_values\((.+),\s*[a-zA-Z_]\w*\)$/.exec(text ?? "");
-    if (variable.type === "query") {
-      assert.ok(match, `variable ${variable.name}: a label_values(<selector>, <label>) query`);
-      exprs.push({ where: `variable ${variable.name}`, expr: match[1] ?? "" });
-    }
-  }
-  return exprs;
-}
-
-/** Grafana's variables replaced by what they expand to, so Prometheus can parse the expression. */
-function expandGrafanaVariables(expr: string): string {
-  return expr
-    .replaceAll("$__rate_interval", "5m")
-    .replaceAll("$__interval", "1m")
-    .replaceAll(/\$\{?channel\}?/g, ".*");
-}
-
-const PROMQL_KEYWORDS = new Set([
-  "and",
-  "or",
-  "unless",
-  "bool",
-  "offset",
-  "by",
-  "without",
-  "on",
-  "ignoring",
-  "group_left",
-  "group_right",
-  "inf",
-  "nan",
-]);
-
-/**
- * The metric names a PromQL expression reads: identifiers outside label matchers, strings, ranges
- * and grouping lists that are neither functions, aggregations nor keywords.
- */
-function metricNamesIn(expr: string): string[] {
-  const stripped = expr
-    .replaceAll(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""')
-    .replaceAll(/\{[^}]*\}/g, "{}")
-    .replaceAll(/\[[^\]]*\]/g, "[]")
-    .replaceAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
-  const names = new Set<string>();
-  for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const before = stripped[match.index - 1] ?? " ";
-    const after = stripped.slice(match.index + match[0].length);
-    if (/[0-9.]/.test(before)) continue; // an exponent such as the e3 of 1e3
-    if (/^\s*\(/.test(after)) continue; // a function or aggregation
-    if (PROMQL_KEYWORDS.has(match[0].toLowerCase())) continue;
-    names.add(match[0]);
-  }
-  return [...names];
-}
-
 /** The metric names relay, operator and worker define, with the series a histogram adds. */
 async function definedMetricNames(): Promise<Set<string>> {
   const names = new Set<string>(["up"]);
@@ -212,7 +116,7 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
   });
 
   it("passes promtool check rules", async () => {
-    const output = await runPromtool(["check", "rules", rulesFile], files);
+    const output = await runPromtool(["check", "rules", RULES_FILE], files);
     assert.match(output, /SUCCESS: \d+ rules found/);
   });
 
@@ -286,7 +190,7 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
     for (const runbook of runbooks) {
       assert.ok(
         alerts.some((r) => r.alert === runbook),
-        `runbook "${runbook}" names an alert of ${rulesFile}`,
+        `runbook "${runbook}" names an alert of ${RULES_FILE}`,
       );
     }
   });
