@@ -31,3 +31,7 @@ cluster-deploy: cluster-load-images ## Deploy the CRD, operator RBAC and e2e/man
 
 test-e2e: install build tools images ## Run the e2e suites: the control plane, and jobchannel in pods on the local node
 	$(E2E_NODE) --test --test-concurrency=1 e2e/test/*.integration.test.ts
+
+.PHONY: e2e-kind
+e2e-kind: install build ## The end-to-end suite on a kind cluster (needs kind, Docker, kubectl, helm 4); not part of make test
+	bash e2e/scripts/kind.sh

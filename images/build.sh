@@ -19,25 +19,11 @@ source "$IMAGES_SRC/support.sh"
 
 ALL_IMAGES=(relay worker operator pause coredns redis prime-count)
 MANIFEST="$IMAGES_OUT/manifest.json"
-# A CA bundle npm trusts inside the builds (the build secret `ca` of the Dockerfiles), for
-# networks behind a TLS-intercepting proxy. @default $NODE_EXTRA_CA_CERTS when set
-BUILD_CA="${IMAGES_BUILD_CA-${NODE_EXTRA_CA_CERTS:-}}"
 # Above this size the store drops its dangling images (old builds and buildah's layer cache).
 # @default 6144
 STORE_LIMIT_MB="${IMAGES_STORE_LIMIT_MB:-6144}"
 
-ref_of() {
-  case "$1" in
-    relay) echo "$REF_RELAY" ;;
-    worker) echo "$REF_WORKER" ;;
-    operator) echo "$REF_OPERATOR" ;;
-    pause) echo "$REF_PAUSE" ;;
-    coredns) echo "$REF_COREDNS" ;;
-    redis) echo "$REF_REDIS" ;;
-    prime-count) echo "$REF_PRIME_COUNT" ;;
-    *) die "unknown image $1 (known: ${ALL_IMAGES[*]})" ;;
-  esac
-}
+ref_of() { image_ref "$1" || die "unknown image $1 (known: ${ALL_IMAGES[*]})"; }
 
 # dockerfile_inputs DOCKERFILE : the build-context paths its COPY instructions read.
 dockerfile_inputs() {

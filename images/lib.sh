@@ -32,18 +32,8 @@ export REGISTRY_AUTH_FILE="$IMAGES_CACHE/auth.json"
 # Bind-mounted on /var/lib for the containers tools, in a mount namespace of their own.
 PRIVATE_VARLIB="$IMAGES_CACHE/var-lib"
 
-# Image references (the names the Kubernetes node's containerd is given).
-REF_NODE_BASE=localhost/jobchannel/node-base:24
-REF_DEBIAN_BASE=localhost/jobchannel/debian-base:bookworm
-REF_RELAY=localhost/jobchannel/relay:dev
-REF_WORKER=localhost/jobchannel/worker:dev
-REF_OPERATOR=localhost/jobchannel/operator:dev
-REF_PAUSE=localhost/jobchannel/pause:3.10
-REF_COREDNS=localhost/jobchannel/coredns:1.14.7
-REF_REDIS=localhost/jobchannel/redis:7
-REF_PRIME_COUNT=localhost/jobchannel/prime-count:dev
-
-SOURCE_URL=https://github.com/jobchannel/jobchannel
+# shellcheck source=images/common.sh
+source "$IMAGES_SRC/common.sh"
 
 say() { printf 'images: %s\n' "$*" >&2; }
 die() {

@@ -108,38 +108,24 @@ build_coredns() {
   say "built $REF_COREDNS from $binary"
 }
 
+# build_redis : the recipe of images/common.sh, run with buildah on the local Debian base.
 build_redis() {
   local key
-  key="$(hash_text "$(printf '%s\n' "$(image_id "$REF_DEBIAN_BASE")" "$(declare -f build_redis)")")"
+  key="$(hash_text "$(printf '%s\n' "$(image_id "$REF_DEBIAN_BASE")" "$REDIS_SETUP" "$REDIS_USER" \
+    "$REDIS_WORKDIR" "$REDIS_PORT" "$REDIS_CMD" "$REDIS_TITLE" "$REDIS_DESCRIPTION" \
+    "$(declare -f build_redis)")")"
   if fresh redis "$key" "$REF_REDIS"; then
     say "reusing $REF_REDIS (cache key $key matches)"
     return
   fi
   local ctr
   ctr="$(bah from --pull=never --signature-policy "$POLICY" "$REF_DEBIAN_BASE")"
-  # The user first, with fixed IDs: the package's maintainer script keeps an existing redis user.
-  # policy-rc.d keeps the maintainer scripts from trying to start the service during the build.
-  bah run "$ctr" -- sh -euc '
-    groupadd --system --gid 999 redis
-    useradd --system --uid 999 --gid 999 --home-dir /var/lib/redis --shell /usr/sbin/nologin redis
-    printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d
-    chmod 0755 /usr/sbin/policy-rc.d
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-    rm -rf /usr/sbin/policy-rc.d /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
-    mkdir -p /data
-    chown redis:redis /data
-    redis-server --version
-  ' >&2
+  bah run "$ctr" -- sh -euc "$REDIS_SETUP" >&2
   local version labels
   version="$(bah run "$ctr" -- redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')"
-  mapfile -t labels < <(oci_labels jobchannel-redis \
-    "Debian's redis-server for the local Kubernetes node: no persistence, not protected" "$version")
-  # No persistence (the tests start from empty data) and no protected mode (the Service is the
-  # boundary); /data is the working directory, as in the Docker Official Image.
-  bah config --user 999:999 --workingdir /data --port 6379/tcp \
-    --cmd '["redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no"]' \
-    "${labels[@]}" "$ctr"
+  mapfile -t labels < <(oci_labels "$REDIS_TITLE" "$REDIS_DESCRIPTION" "$version")
+  bah config --user "$REDIS_USER" --workingdir "$REDIS_WORKDIR" --port "$REDIS_PORT/tcp" \
+    --cmd "$REDIS_CMD" "${labels[@]}" "$ctr"
   bah commit --quiet --rm --format oci "$ctr" "$REF_REDIS" >/dev/null
   remember redis "$key" "$REF_REDIS"
   say "built $REF_REDIS (redis-server $version)"
