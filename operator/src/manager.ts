@@ -119,6 +119,7 @@ export class Manager {
         relayConfigMap: config.relayConfigMap,
       },
       logger,
+      metrics: this.#metrics.statuses,
     });
   }
 
@@ -293,6 +294,7 @@ export class Manager {
   #stopLeading(): Promise<void> {
     this.#leading = false;
     this.#metrics.leader(false);
+    this.#metrics.clearJobChannels();
     if (this.#syncWait) clearTimeout(this.#syncWait);
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     this.#resyncTimer = undefined;
@@ -301,7 +303,8 @@ export class Manager {
     this.#queue = undefined;
     if (runner) {
       this.#logger.info("reconciling stopped");
-      this.#runnerStopped = runner.stop();
+      // A reconcile still in flight may record a status on its way out: clear again once it ended.
+      this.#runnerStopped = runner.stop().then(() => this.#metrics.clearJobChannels());
     }
     return this.#runnerStopped ?? Promise.resolve();
   }

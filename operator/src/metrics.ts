@@ -1,6 +1,8 @@
 // Prometheus metrics under controller-runtime's names, so existing controller dashboards work unchanged.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ConditionType } from "./jobchannel.ts";
 import type { QueueMetrics } from "./queue.ts";
+import type { StatusMetrics } from "./reconciler.ts";
 import type { RunnerMetrics } from "./runner.ts";
 import type { WatcherMetrics } from "./watcher.ts";
 
@@ -13,8 +15,12 @@ export interface OperatorMetrics {
   readonly queue: QueueMetrics;
   readonly runner: RunnerMetrics;
   readonly watcher: WatcherMetrics;
+  /** The per-JobChannel gauges, set from each status the reconciler computes. */
+  readonly statuses: StatusMetrics;
   /** leader_election_master_status: 1 while this process leads. */
   leader(isLeader: boolean): void;
+  /** Drops every per-JobChannel series: a process that does not lead exports none. */
+  clearJobChannels(): void;
 }
 
 /** Buckets of controller-runtime's reconcile_time_seconds. */
@@ -126,6 +132,30 @@ export function createMetrics(options: { leaseName: string; workers: number }): 
     ["watcher", "reason"],
   );
 
+  // Per JobChannel, from the status the leader computes; bounded by the number of JobChannels.
+  const jobChannelLabelNames: ("namespace" | "jobchannel")[] = ["namespace", "jobchannel"];
+  const workersDesired = gauge(
+    "jobchannel_operator_workers_desired",
+    "Worker replicas a JobChannel's Deployment wants (status.workers.desiredReplicas); set by the leader only",
+    jobChannelLabelNames,
+  );
+  const workersAvailable = gauge(
+    "jobchannel_operator_workers_available",
+    "Available worker replicas of a JobChannel (status.workers.availableReplicas); set by the leader only",
+    jobChannelLabelNames,
+  );
+  const jobChannelReady = gauge(
+    "jobchannel_operator_jobchannel_ready",
+    "1 while a JobChannel's Ready condition is True, else 0; set by the leader only",
+    jobChannelLabelNames,
+  );
+  const perJobChannel = [workersDesired, workersAvailable, jobChannelReady];
+  /** `namespace/name` as labels; JobChannel keys always hold a slash. */
+  const jobChannelLabels = (key: string) => {
+    const slash = key.indexOf("/");
+    return { namespace: key.slice(0, slash), jobchannel: key.slice(slash + 1) };
+  };
+
   return {
     registry,
     queue: {
@@ -148,6 +178,27 @@ export function createMetrics(options: { leaseName: string; workers: number }): 
       restarted: (watcher, reason) => watchRestarts.inc({ watcher, reason }),
       relisted: (watcher, reason) => relists.inc({ watcher, reason }),
     },
+    statuses: {
+      computed(key, status) {
+        const labels = jobChannelLabels(key);
+        // An invalid spec's status has no worker counts: no series rather than made-up zeros.
+        if (status.workers) {
+          workersDesired.set(labels, status.workers.desiredReplicas);
+          workersAvailable.set(labels, status.workers.availableReplicas);
+        } else {
+          workersDesired.remove(labels);
+          workersAvailable.remove(labels);
+        }
+        const ready = status.conditions?.find((c) => c.type === ConditionType.Ready);
+        jobChannelReady.set(labels, ready?.status === "True" ? 1 : 0);
+      },
+      forget(key) {
+        for (const metric of perJobChannel) metric.remove(jobChannelLabels(key));
+      },
+    },
     leader: (isLeader) => leaderStatus.set({ name: options.leaseName }, isLeader ? 1 : 0),
+    clearJobChannels() {
+      for (const metric of perJobChannel) metric.reset();
+    },
   };
 }

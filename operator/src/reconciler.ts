@@ -49,6 +49,14 @@ export interface ReconcilerSettings extends WorkerSettings {
   readonly relayConfigMap: string;
 }
 
+/** Where the reconciler reports each JobChannel's status (the per-JobChannel gauges). */
+export interface StatusMetrics {
+  /** The status just computed for the JobChannel `key` (`namespace/name`). */
+  computed(key: string, status: JobChannelStatus): void;
+  /** The JobChannel `key` is gone or being deleted. */
+  forget(key: string): void;
+}
+
 /** What {@link JobChannelReconciler} reads and writes. */
 export interface ReconcilerDeps {
   readonly jobChannels: StoreReader<ObservedJobChannel>;
@@ -58,6 +66,8 @@ export interface ReconcilerDeps {
   readonly writer: ClusterWriter;
   readonly settings: ReconcilerSettings;
   readonly logger: Logger;
+  /** Per-JobChannel status metrics. @default none */
+  readonly metrics?: StatusMetrics;
   /** Clock, for tests. @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -126,24 +136,23 @@ export class JobChannelReconciler implements Reconciler {
 
   async #reconcileJobChannel(key: string): Promise<Result> {
     const observed = this.#d.jobChannels.get(key);
-    if (!observed) return {};
+    const meta = observed?.ok ? observed.value.metadata : observed?.meta;
+    if (!observed || !meta || meta.deletionTimestamp) {
+      this.#d.metrics?.forget(key);
+      return {};
+    }
     const now = rfc3339(this.#d.now?.() ?? new Date());
     if (!observed.ok) {
-      const meta = observed.meta;
-      if (!meta || meta.deletionTimestamp) return {};
       // Without a valid spec there is no desired state: children stay as they are, the relay drops the channel.
-      await this.#writeStatus(
-        meta,
-        observed.status,
-        invalidStatus(meta, observed.status, observed.problems, now),
-      );
+      const status = invalidStatus(meta, observed.status, observed.problems, now);
+      this.#d.metrics?.computed(key, status);
+      await this.#writeStatus(meta, observed.status, status);
       throw new TerminalError(
         OperatorErrorCode.InvalidSpec,
         `invalid spec: ${observed.problems.join("; ")}`,
       );
     }
     const jc = observed.value;
-    if (jc.metadata.deletionTimestamp) return {};
     const channel = channelOf(jc);
     const winner = this.#owners().owners.get(channel);
     const conflictWith = winner !== undefined && winner !== key ? winner : undefined;
@@ -167,6 +176,7 @@ export class JobChannelReconciler implements Reconciler {
       hasWorker: jc.spec.worker !== undefined,
       ...(deployment ? { deployment } : {}),
     });
+    this.#d.metrics?.computed(key, status);
     await this.#writeStatus(jc.metadata, jc.status, status);
     return {};
   }

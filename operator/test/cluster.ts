@@ -134,6 +134,8 @@ export interface TestOperator {
   metrics(): Promise<string>;
   /** The value of one sample in /metrics, 0 when absent. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** The value of one sample in /metrics, undefined when absent. */
+  sample(name: string, labels?: Record<string, string>): Promise<number | undefined>;
   ready(): Promise<boolean>;
   stop(): Promise<void>;
 }
@@ -164,6 +166,9 @@ export async function startOperator(
     identity: "",
     metrics,
     async metric(name, labels = {}) {
+      return (await operator.sample(name, labels)) ?? 0;
+    },
+    async sample(name, labels = {}) {
       const text = await metrics();
       const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
       for (const line of text.split("\n")) {
@@ -172,7 +177,7 @@ export async function startOperator(
         if (!(rest.startsWith("{") || rest.startsWith(" "))) continue;
         if (want.every((w) => rest.includes(w))) return Number(line.split(" ").at(-1));
       }
-      return 0;
+      return undefined;
     },
     async ready() {
       try {

@@ -89,6 +89,55 @@ describe("leader election between two operator processes", { timeout: 300_000 },
     }
   });
 
+  it("exports the per-JobChannel gauges from the leader only, and drops them when it stops leading", async () => {
+    const { leader, standby } = await leaderOf(operators);
+    const desired = (o: TestOperator) =>
+      o.sample("jobchannel_operator_workers_desired", {
+        namespace: "apps",
+        jobchannel: "file-upload",
+      });
+    await waitFor(async () => (await desired(leader)) === 1, {
+      timeoutMs: 30_000,
+      what: "the leader's gauge",
+    });
+    for (const s of standby) assert.equal(await desired(s), undefined, "a standby exports none");
+
+    // Someone else holds the Lease now: the leader cannot renew and steps down after the renew deadline.
+    const micro = new Date().toISOString().replace(/Z$/, "000Z");
+    await cluster.kubectl([
+      "patch",
+      "lease",
+      "jobchannel-operator",
+      "-n",
+      OPERATOR_NAMESPACE,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { holderIdentity: "someone-else", renewTime: micro } }),
+    ]);
+    await waitFor(
+      async () =>
+        (await leader.metric("leader_election_master_status")) === 0 &&
+        (await desired(leader)) === undefined,
+      { timeoutMs: (LEASE_SECONDS + 5) * 1000, what: "the old leader to drop its gauges" },
+    );
+
+    // Once that Lease expires unrenewed, one of the two leads again and exports the gauge.
+    const next = await waitFor(
+      async () => {
+        const id = await holder();
+        return operators.find((o) => o.identity === id);
+      },
+      { timeoutMs: (LEASE_SECONDS + 10) * 1000, what: "an operator to lead again" },
+    );
+    await waitFor(async () => (await desired(next)) === 1, {
+      timeoutMs: 30_000,
+      what: "the new leader's gauge",
+    });
+    for (const o of operators.filter((o) => o !== next)) {
+      assert.equal(await desired(o), undefined, "a standby exports none");
+    }
+  });
+
   it("hands over within the lease duration when the leader is killed", async () => {
     const { leader, standby } = await leaderOf(operators);
     const killedAt = Date.now();

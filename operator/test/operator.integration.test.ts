@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { freePort, startProcess, waitFor } from "@jobchannel/testkit";
 import { REPO_ROOT, type Json } from "./fixtures.ts";
 import {
@@ -61,6 +62,19 @@ function patchJobChannel(name: string, patch: object): Promise<string> {
     "-p",
     JSON.stringify(patch),
   ]);
+}
+
+/** `kubectl apply` of a JobChannel in apps. */
+function applyJobChannel(name: string, spec: object): Promise<string> {
+  return cluster.kubectl(
+    ["apply", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "jobchannel.io/v1alpha1",
+      kind: "JobChannel",
+      metadata: { name, namespace: "apps" },
+      spec,
+    }),
+  );
 }
 
 /** Waits until `kubectl get <kind> <name> -n <ns>` finds the object (or, with `gone`, no longer does). */
@@ -444,19 +458,52 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     await waitForObject("deployment", "pdf-extraction-worker", "apps", true);
   });
 
+  it("exports each JobChannel's desired and available workers and Ready as gauges, and drops them when it is deleted", async () => {
+    const gauges = (name: string) =>
+      Promise.all(
+        ["workers_desired", "workers_available", "jobchannel_ready"].map((metric) =>
+          operator.sample(`jobchannel_operator_${metric}`, { namespace: "apps", jobchannel: name }),
+        ),
+      );
+    const fromStatus = (jc: Json) => [
+      jc.status.workers.desiredReplicas,
+      jc.status.workers.availableReplicas,
+      condition(jc, "Ready")?.status === "True" ? 1 : 0,
+    ];
+    // Three desired since the edit above, none available: no kubelet runs here.
+    const uploads = await waitFor(
+      async () => {
+        const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
+        return isDeepStrictEqual(await gauges("file-upload"), fromStatus(jc)) ? jc : undefined;
+      },
+      { ...WAIT, what: "file-upload's gauges to match its status" },
+    );
+    assert.deepEqual(fromStatus(uploads), [3, 0, 0]);
+
+    // Without spec.worker a registered channel is Ready.
+    await applyJobChannel("metered", { access: "public" });
+    await waitFor(async () => isDeepStrictEqual(await gauges("metered"), [0, 0, 1]), {
+      ...WAIT,
+      what: "metered's gauges",
+    });
+    assert.equal(
+      condition(await cluster.getJson(["jc", "metered", "-n", "apps"]), "Ready")?.status,
+      "True",
+    );
+
+    await cluster.kubectl(["delete", "jc", "metered", "-n", "apps"]);
+    await waitFor(async () => (await gauges("metered")).every((value) => value === undefined), {
+      ...WAIT,
+      what: "metered's gauges to go",
+    });
+    assert.deepEqual(await gauges("pdf-extraction"), [undefined, undefined, undefined]);
+  });
+
   it("recovers from an API server stop and restart and converges without restarting itself", async () => {
     const restartsBefore = await operator.metric("jobchannel_operator_watch_restarts_total");
     await cluster.restartApiServer(3000);
     assert.equal(operator.process.child.exitCode, null, "the operator kept running");
-    await cluster.kubectl(
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "jobchannel.io/v1alpha1",
-        kind: "JobChannel",
-        metadata: { name: "reports", namespace: "apps" },
-        spec: { worker: { image: "example/reports:1", replicas: 1 } },
-      }),
-    );
+    await applyJobChannel("reports", { worker: { image: "example/reports:1", replicas: 1 } });
     await waitForObject("deployment", "reports-worker", "apps");
     await waitFor(async () => (await relayChannels()).some((c) => c.name === "reports"), {
       ...WAIT,
@@ -492,15 +539,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
         "error",
         "unknown before the JobChannel exists",
       );
-      await cluster.kubectl(
-        ["apply", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "jobchannel.io/v1alpha1",
-          kind: "JobChannel",
-          metadata: { name: "live-news", namespace: "apps" },
-          spec: { access: "public" },
-        }),
-      );
+      await applyJobChannel("live-news", { access: "public" });
       const reply = await waitFor(
         async () => {
           const frame = await firstReply(url, "live-news");

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { pino } from "pino";
 import type { ClusterWriter, EventInput } from "../src/kube-client.ts";
 import type { JobChannelStatus } from "../src/jobchannel.ts";
+import { createMetrics } from "../src/metrics.ts";
 import {
   observeChild,
   observeConfigMap,
@@ -12,7 +13,11 @@ import {
   type ObservedConfigMap,
   type ObservedJobChannel,
 } from "../src/observed.ts";
-import { JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "../src/reconciler.ts";
+import {
+  JobChannelReconciler,
+  RELAY_CONFIG_QUEUE_KEY,
+  type StatusMetrics,
+} from "../src/reconciler.ts";
 import { Store } from "../src/store.ts";
 import { rawJobChannel, type Json } from "./fixtures.ts";
 
@@ -37,7 +42,7 @@ class RecordingWriter implements ClusterWriter {
   }
 }
 
-function setup(objects: Json[]) {
+function setup(objects: Json[], options: { metrics?: StatusMetrics } = {}) {
   const jobChannels = new Store<ObservedJobChannel>({ project: observeJobChannel });
   const deployments = new Store<ObservedChild>({ project: (o) => observeChild(o, "Deployment") });
   const services = new Store<ObservedChild>({ project: (o) => observeChild(o, "Service") });
@@ -58,6 +63,7 @@ function setup(objects: Json[]) {
     },
     logger: pino({ level: "silent" }),
     now: () => new Date("2025-01-01T00:00:00.123Z"),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   return { jobChannels, deployments, services, configMaps, writer, reconciler };
 }
@@ -184,6 +190,59 @@ describe("JobChannelReconciler", () => {
     assert.deepEqual(await t.reconciler.reconcile({ key: "apps/old" }), {});
     assert.deepEqual(await t.reconciler.reconcile({ key: "apps/missing" }), {});
     assert.equal(t.writer.applied.length + t.writer.statuses.size, 0);
+  });
+
+  it("sets the per-JobChannel gauges from each computed status and drops them when the JobChannel goes", async () => {
+    const metrics = createMetrics({ leaseName: "test", workers: 1 });
+    const t = setup(
+      [rawJobChannel("file-upload"), rawJobChannel("bad", { spec: { access: "everyone" } })],
+      { metrics: metrics.statuses },
+    );
+    /** The gauge's value for `apps/<jobchannel>`, undefined without a series. */
+    const sample = async (name: string, jobchannel: string) =>
+      (await metrics.registry.getSingleMetric(name)!.get()).values.find(
+        (v) => v.labels.namespace === "apps" && v.labels.jobchannel === jobchannel,
+      )?.value;
+    const gauges = async (jobchannel: string) => [
+      await sample("jobchannel_operator_workers_desired", jobchannel),
+      await sample("jobchannel_operator_workers_available", jobchannel),
+      await sample("jobchannel_operator_jobchannel_ready", jobchannel),
+    ];
+
+    await t.reconciler.reconcile({ key: "apps/file-upload" });
+    const workers = t.writer.statuses.get("apps/file-upload")?.workers;
+    assert.equal(workers?.desiredReplicas, 2);
+    assert.deepEqual(await gauges("file-upload"), [2, workers?.availableReplicas, 0]);
+
+    // A registered channel without workers is Ready.
+    t.jobChannels.upsert(rawJobChannel("file-upload", { spec: { worker: undefined } }));
+    await t.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
+    t.configMaps.upsert({
+      ...t.writer.applied.at(-1),
+      metadata: { name: "jobchannel-relay", namespace: "jobchannel" },
+    });
+    await t.reconciler.reconcile({ key: "apps/file-upload" });
+    assert.deepEqual(await gauges("file-upload"), [0, 0, 1]);
+
+    // An invalid spec has no worker counts in its status, so no worker series; Ready is 0.
+    await assert.rejects(t.reconciler.reconcile({ key: "apps/bad" }), { code: "invalid_spec" });
+    assert.deepEqual(await gauges("bad"), [undefined, undefined, 0]);
+
+    t.jobChannels.remove(rawJobChannel("bad"));
+    await t.reconciler.reconcile({ key: "apps/bad" });
+    assert.deepEqual(await gauges("bad"), [undefined, undefined, undefined]);
+
+    const deleting = rawJobChannel("old");
+    t.jobChannels.upsert(deleting);
+    await t.reconciler.reconcile({ key: "apps/old" });
+    assert.deepEqual(await gauges("old"), [2, 0, 0]);
+    (deleting.metadata as Json).deletionTimestamp = "2025-01-01T00:00:00Z";
+    t.jobChannels.upsert(deleting);
+    await t.reconciler.reconcile({ key: "apps/old" });
+    assert.deepEqual(await gauges("old"), [undefined, undefined, undefined]);
+
+    metrics.clearJobChannels();
+    assert.deepEqual(await gauges("file-upload"), [undefined, undefined, undefined]);
   });
 
   it("writes no status when nothing changed", async () => {
