@@ -5,19 +5,26 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { loadAllYaml } from "@kubernetes/client-node";
+import { loadAllYaml, loadYaml } from "@kubernetes/client-node";
 import { repoRoot, toolPath } from "../src/paths.ts";
+import { VALUE_SETS, workerPodLabels } from "./helpers/chart-values.ts";
 import { helmOffline, renderChart } from "./helpers/helm-offline.ts";
 
 const root = repoRoot();
 const chart = join(root, "charts", "jobchannel");
 const localValues = join(chart, "values-local.yaml");
+const productionValues = join(chart, "values-production.yaml");
 const helmBinary = toolPath("helm");
 
 /** A rendered object, as far as these checks read it. */
 interface RenderedObject {
   kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
   data?: Record<string, string>;
   spec?: Record<string, unknown>;
   rules?: {
@@ -88,10 +95,65 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     );
   });
 
-  it("passes helm lint --strict with the default values and the local-node values", async (t) => {
+  it("passes helm lint --strict and renders with every value set: default, production, external Redis, local node, kind, everything optional on", async (t) => {
     if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
-    await helm(["lint", "--strict", chart]);
-    await helm(["lint", "--strict", chart, "-f", localValues]);
+    for (const [name, values] of Object.entries(VALUE_SETS)) {
+      await helm(["lint", "--strict", chart, ...values]);
+      assert.ok((await render(...values)).length > 10, `the ${name} value set renders`);
+    }
+  });
+
+  it("labels every object and pod template with the app.kubernetes.io labels and the component it belongs to", async (t) => {
+    if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
+    const { version, appVersion } = loadYaml<{ version: string; appVersion: string }>(
+      await readFile(join(chart, "Chart.yaml"), "utf8"),
+    );
+    // Objects of one component carry its name; the CRD is the operator's API. The workers'
+    // PodMonitor is about the operator's worker pods, and the rule file and dashboard span them all.
+    const componentOf = (o: RenderedObject): string => {
+      if (o.kind === "CustomResourceDefinition") return "operator";
+      if (o.kind === "PodMonitor") return "worker";
+      if (o.kind === "PrometheusRule" || o.metadata.name === "jobchannel-dashboard")
+        return "monitoring";
+      return /^jobchannel-(operator|relay|redis)\b/.exec(o.metadata.name)?.[1] ?? "none";
+    };
+    const standard = (component: string) => ({
+      "app.kubernetes.io/name": "jobchannel",
+      "app.kubernetes.io/instance": "jobchannel",
+      "app.kubernetes.io/version": appVersion,
+      "app.kubernetes.io/component": component,
+      "app.kubernetes.io/part-of": "jobchannel",
+      "app.kubernetes.io/managed-by": "Helm",
+      "helm.sh/chart": `jobchannel-${version}`,
+    });
+    const kinds = new Set<string>();
+    for (const [name, values] of Object.entries(VALUE_SETS)) {
+      for (const object of await render(...values)) {
+        const where = `${name}: ${object.kind}/${object.metadata.name}`;
+        const component = componentOf(object);
+        assert.notEqual(component, "none", `${where} belongs to a component`);
+        assert.deepEqual(
+          Object.fromEntries(
+            Object.entries(object.metadata.labels ?? {}).filter(([k]) =>
+              /^(app\.kubernetes\.io|helm\.sh)\//.test(k),
+            ),
+          ),
+          standard(component),
+          where,
+        );
+        kinds.add(object.kind);
+        const template = (object.spec as { template?: { metadata?: { labels?: object } } })
+          ?.template;
+        if (template) {
+          assert.ok(["operator", "relay", "redis"].includes(component), where);
+          assert.deepEqual(template.metadata?.labels, standard(component), `${where} pod template`);
+        }
+      }
+    }
+    for (const kind of ["Ingress", "HTTPRoute", "NetworkPolicy", "HorizontalPodAutoscaler"])
+      assert.ok(kinds.has(kind), `${kind} is among the objects checked`);
+    // The worker pods are the operator's: it labels them itself (operator/src/desired-worker.ts).
+    assert.equal(workerPodLabels()["app.kubernetes.io/component"], "worker");
   });
 
   it("renders every pod non-root, with a read-only root filesystem, no privilege escalation and no capabilities", async (t) => {
@@ -278,39 +340,80 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     );
   });
 
-  it("refuses bad values through values.schema.json, naming the value", async (t) => {
+  it("refuses bad values through values.schema.json in helm template and helm lint, naming the value", async (t) => {
     if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
+    // One mistake each: a wrong type, an unknown key, a bad enum, a negative or zero count, a bad
+    // URL scheme, a malformed name, quantity, duration or origin, a missing Gateway parent.
     const cases: [string, RegExp][] = [
       ["operator.logLevel=loud", /\/operator\/logLevel': value must be one of/],
       ["relay.replicas=0", /\/relay\/replicas': minimum: got 0, want 1/],
+      ["operator.replicas=-1", /\/operator\/replicas': minimum: got -1, want 1/],
+      ["relay.replicas=two", /\/relay\/replicas': got string, want integer/],
+      ["networkPolicy.enabled=yes", /\/networkPolicy\/enabled': got string, want boolean/],
       [
         "redis.url=http://elsewhere:6379",
         /\/redis\/url': 'http:\/\/elsewhere:6379' does not match/,
       ],
+      ["auth.jwksUrl=ftp://keys", /\/auth\/jwksUrl': 'ftp:\/\/keys' does not match/],
       ["jobChannelNamespaces={Apps}", /\/jobChannelNamespaces\/0': 'Apps' does not match/],
       ["relay.replica=3", /\/relay': additional properties 'replica' not allowed/],
+      ["monitor.enabled=true", /at '': additional properties 'monitor' not allowed/],
       ["redis.auth.password=a:b@c", /\/redis\/auth\/password': 'a:b@c' does not match/],
+      ["relay.ingress.pathType=Regex", /\/relay\/ingress\/pathType': value must be one of/],
+      ["relay.httpRoute.enabled=true", /\/relay\/httpRoute\/parentRefs': minItems: got 0, want 1/],
+      [
+        "relay.httpRoute.timeouts.request=forever",
+        /\/relay\/httpRoute\/timeouts\/request': 'forever' does not match/,
+      ],
+      ["relay.resources.limits.memory=lots", /\/relay\/resources\/limits\/memory': 'lots'/],
+      ["relay.allowedOrigins={app.example.com}", /\/relay\/allowedOrigins\/0': 'app.example.com'/],
+      [
+        "networkPolicy.apiServer.ports={0}",
+        /\/networkPolicy\/apiServer\/ports\/0': minimum: got 0, want 1/,
+      ],
     ];
-    for (const [value, message] of cases) await assert.rejects(render("--set", value), message);
+    const refused = async ([value, message]: [string, RegExp]): Promise<void> => {
+      await assert.rejects(render("--set", value), message, `helm template --set ${value}`);
+      // helm lint reports on stdout.
+      const lint = await helm(["lint", "--strict", chart, "--set", value]).then(
+        () => assert.fail(`helm lint --set ${value} passes`),
+        (error: Error) => String((error.cause as { stdout?: string } | undefined)?.stdout),
+      );
+      assert.match(lint, message, `helm lint --set ${value}`);
+    };
+    await Promise.all(cases.map(refused));
   });
 
-  it("renders an external Redis by URL or by Secret without the bundled StatefulSet", async (t) => {
+  it("closes every object of values.schema.json that lists its properties, so a misspelt key is refused", async () => {
+    const schema = JSON.parse(await readFile(join(chart, "values.schema.json"), "utf8")) as object;
+    const open: string[] = [];
+    const visit = (node: unknown, path: string): void => {
+      if (node === null || typeof node !== "object") return;
+      const record = node as Record<string, unknown>;
+      if (record["properties"] && record["additionalProperties"] !== false) open.push(path);
+      for (const [key, child] of Object.entries(record)) {
+        // "if" and "then" hold conditions on an object described elsewhere, not objects of values.
+        if (key !== "if" && key !== "then") visit(child, `${path}/${key}`);
+      }
+    };
+    visit(schema, "");
+    assert.deepEqual(open, []);
+  });
+
+  it("renders an external Redis by URL (also values-external-redis.yaml) or by Secret without the bundled StatefulSet", async (t) => {
     if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
-    const byUrl = await render(
-      "--set",
-      "redis.enabled=false",
-      "--set",
-      "redis.url=rediss://r:6380",
-    );
-    assert.equal(
-      byUrl.some((o) => o.kind === "StatefulSet"),
-      false,
-    );
-    const secret = find(byUrl, "Secret", "jobchannel-redis");
-    assert.equal(
-      Buffer.from(secret.data?.["REDIS_URL"] ?? "", "base64").toString(),
-      "rediss://r:6380",
-    );
+    for (const [values, url] of [
+      [["--set", "redis.enabled=false", "--set", "redis.url=rediss://r:6380"], "rediss://r:6380"],
+      [["-f", join(chart, "values-external-redis.yaml")], "rediss://redis.example.internal:6380"],
+    ] as const) {
+      const byUrl = await render(...values);
+      assert.equal(
+        byUrl.some((o) => o.kind === "StatefulSet"),
+        false,
+      );
+      const secret = find(byUrl, "Secret", "jobchannel-redis");
+      assert.equal(Buffer.from(secret.data?.["REDIS_URL"] ?? "", "base64").toString(), url);
+    }
     const bySecret = await render(
       "--set",
       "redis.enabled=false",
@@ -323,6 +426,46 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     );
     const operator = podSpecOf(find(bySecret, "Deployment", "jobchannel-operator"));
     assert.equal(envOf(operator.containers[0], "JOBCHANNEL_REDIS_SECRET"), "team-redis");
+  });
+
+  it("renders values-production.yaml: an external Redis by Secret, an HPA from three relays, a PDB, spread relays, NetworkPolicies and monitoring", async (t) => {
+    if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
+    const objects = await render("-f", productionValues);
+    assert.equal(
+      objects.some((o) => o.kind === "StatefulSet" || o.metadata.name === "jobchannel-redis"),
+      false,
+      "no bundled Redis and no chart-made Redis Secret",
+    );
+    const operator = podSpecOf(find(objects, "Deployment", "jobchannel-operator"));
+    assert.equal(
+      envOf(operator.containers[0], "JOBCHANNEL_REDIS_SECRET"),
+      "jobchannel-redis-external",
+    );
+    const relayDeployment = find(objects, "Deployment", "jobchannel-relay");
+    const relay = podSpecOf(relayDeployment) as PodSpec & {
+      topologySpreadConstraints?: { topologyKey: string }[];
+      containers: (Container & { resources?: { requests?: object; limits?: object } })[];
+    };
+    assert.equal((relayDeployment.spec as { replicas?: number }).replicas, undefined);
+    assert.equal(
+      (find(objects, "HorizontalPodAutoscaler", "jobchannel-relay").spec as { minReplicas: number })
+        .minReplicas,
+      3,
+    );
+    assert.ok(find(objects, "PodDisruptionBudget", "jobchannel-relay"));
+    assert.deepEqual(
+      relay.topologySpreadConstraints?.map((c) => c.topologyKey),
+      ["kubernetes.io/hostname", "topology.kubernetes.io/zone"],
+    );
+    assert.ok(relay.containers[0]?.resources?.requests && relay.containers[0].resources.limits);
+    assert.deepEqual(
+      objects
+        .filter((o) => o.kind === "NetworkPolicy")
+        .map((o) => o.metadata.name)
+        .sort(),
+      ["jobchannel-operator", "jobchannel-relay"],
+    );
+    assert.equal(objects.filter((o) => o.kind === "ServiceMonitor").length, 2);
   });
 
   it("leaves the relay's replica count to the HPA when autoscaling is on, and keeps a PDB", async (t) => {

@@ -87,6 +87,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- if le (int .Values.relay.terminationGracePeriodSeconds) (int $window) -}}
 {{- fail (printf "relay.terminationGracePeriodSeconds (%v) must be larger than relay.preStopSeconds + relay.drainSeconds (%v), or the kubelet kills relays mid-drain" .Values.relay.terminationGracePeriodSeconds $window) -}}
 {{- end -}}
+{{- $a := .Values.relay.autoscaling -}}
+{{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{- fail (printf "relay.autoscaling.minReplicas (%v) must not exceed relay.autoscaling.maxReplicas (%v)" $a.minReplicas $a.maxReplicas) -}}
+{{- end -}}
+{{- if and $a.connections.enabled (not $a.enabled) -}}
+{{- fail "relay.autoscaling.connections.enabled needs relay.autoscaling.enabled=true (the connections metric is one of the HPA's)" -}}
+{{- end -}}
 {{- if and .Values.auth.jwtSecret (lt (len .Values.auth.jwtSecret) 32) -}}
 {{- fail "auth.jwtSecret must be at least 32 characters (HS256)" -}}
 {{- end -}}
