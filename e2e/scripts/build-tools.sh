@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes binary (etcd, control plane, node components, kubectl), helm, containerd and CoreDNS into a cache outside the repo, then links them into bin/.
+# Builds the pinned Kubernetes binary (etcd, control plane, node components, kubectl), helm, containerd and CoreDNS into a cache outside the repo, then links them into bin/; fetches the pinned upstream CRDs the chart's server-side dry-run installs into bin/crds/.
 #
 # The cache lives in ${JOBCHANNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobchannel} so that a fresh
 # clone on the same machine (CI) reuses the build. Each tool sits under <tool>/<key>/, where the key
@@ -12,6 +12,9 @@ KUBERNETES_VERSION=v1.35.4
 HELM_VERSION=v4.3.1
 CONTAINERD_VERSION=v2.4.2
 COREDNS_VERSION=v1.14.7
+# Upstream CRDs, fetched (not built) from their Go modules. gateway-api v1.7.0 needs Go 1.27.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+GATEWAY_API_VERSION=v1.6.3
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_DIR="$(cd "$E2E_DIR/.." && pwd)"
@@ -101,6 +104,37 @@ link_into_bin() {
   ln "$source" "$BIN_DIR/$name" 2>/dev/null || cp "$source" "$BIN_DIR/$name"
 }
 
+# fetch_crds NAME MODULE VERSION FOLDER FILE... : copies FOLDER/FILE... of the Go module
+# MODULE@VERSION (downloaded through GOPROXY and checked against the Go checksum database) into
+# $CACHE_DIR/crds/NAME-VERSION/ unless they are there, and links bin/crds/NAME to that folder.
+fetch_crds() {
+  local name="$1" module="$2" version="$3" folder="$4"
+  shift 4
+  local dir="$CACHE_DIR/crds/$name-$version"
+  if [[ -f "$dir/.complete" ]]; then
+    say "reusing $module@$version's CRDs from $dir"
+  else
+    say "fetching $module@$version (go mod download) for its $folder"
+    local json source tmp="$CACHE_DIR/crds/.tmp-$name-$$"
+    # Outside any module, so that no go.mod of this repository takes part.
+    json="$(cd "$CACHE_DIR" && GOFLAGS=-mod=mod "$GO" mod download -json "$module@$version")" || true
+    source="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")"
+    if grep -q '"Error"' <<<"$json" || [[ -z "$source" || ! -d "$source/$folder" ]]; then
+      say "$module@$version gave no $folder: $json"
+      exit 1
+    fi
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    for file in "$@"; do cp "$source/$folder/$file" "$tmp/"; done
+    chmod u+w "$tmp"/*
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+  fi
+  mkdir -p "$BIN_DIR/crds"
+  ln -sfn "$dir" "$BIN_DIR/crds/$name"
+}
+
 mkdir -p "$CACHE_DIR"
 # One build at a time per cache: a second caller waits, then finds the build done.
 exec 9>"$CACHE_DIR/.build-tools.lock"
@@ -133,4 +167,11 @@ done
 link_into_bin "$CACHE_DIR/coredns/$coredns_key/coredns" coredns
 # The controlplane binary runs as kubectl when called by that name.
 ln -sfn controlplane "$BIN_DIR/kubectl"
-say "ready in $((SECONDS - phase_start))s: $BIN_DIR/controlplane, kubectl ($KUBERNETES_VERSION), helm ($HELM_VERSION), containerd ($CONTAINERD_VERSION), coredns ($COREDNS_VERSION)"
+fetch_crds prometheus-operator github.com/prometheus-operator/prometheus-operator \
+  "$PROMETHEUS_OPERATOR_VERSION" example/prometheus-operator-crd \
+  monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_podmonitors.yaml \
+  monitoring.coreos.com_prometheusrules.yaml
+fetch_crds gateway-api sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION" config/crd/standard \
+  gateway.networking.k8s.io_gatewayclasses.yaml gateway.networking.k8s.io_gateways.yaml \
+  gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_referencegrants.yaml
+say "ready in $((SECONDS - phase_start))s: $BIN_DIR/controlplane, kubectl ($KUBERNETES_VERSION), helm ($HELM_VERSION), containerd ($CONTAINERD_VERSION), coredns ($COREDNS_VERSION); bin/crds: prometheus-operator ($PROMETHEUS_OPERATOR_VERSION), gateway-api ($GATEWAY_API_VERSION)"
