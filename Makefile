@@ -55,4 +55,5 @@ clean: ## Remove build output and installed modules (keeps the control-plane cac
 -include dev/dev.mk
 -include bench/bench.mk
 -include images/images.mk
+-include charts/charts.mk
 -include scripts/lint.mk
