@@ -35,6 +35,11 @@ export interface OperatorConfig {
   readonly watchNamespaces: readonly string[];
   readonly workerImage: string;
   readonly redisSecret: string;
+  /**
+   * The operator's own Deployment in {@link OperatorConfig.namespace}: the relay ConfigMap's
+   * owner, so it is deleted with that Deployment. Unset: the ConfigMap has no owner.
+   */
+  readonly operatorDeployment?: string;
   readonly leaderElection: boolean;
   readonly port: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -65,6 +70,9 @@ Environment:
   WATCH_NAMESPACES            comma-separated namespaces to watch; empty = all
   JOBCHANNEL_WORKER_IMAGE     the built-in worker image (default "${DEFAULTS.workerImage}")
   JOBCHANNEL_REDIS_SECRET     Secret whose key REDIS_URL workers get (default "${DEFAULTS.redisSecret}")
+  JOBCHANNEL_OPERATOR_DEPLOYMENT
+                              the operator's own Deployment in JOBCHANNEL_NAMESPACE; the relay
+                              ConfigMap is deleted with it (default: unset, no owner)
   LEADER_ELECTION             "true" or "false" (default true)
   PORT                        port of /healthz, /readyz and /metrics (default ${DEFAULTS.port})
   LOG_LEVEL                   ${LOG_LEVELS.join(", ")} (default ${DEFAULTS.logLevel})
@@ -96,6 +104,13 @@ function positiveInt(
 
 function dnsName(name: string, raw: string): string {
   if (!isValidChannelName(raw)) throw new ConfigError(name, `must be a DNS label, got "${raw}"`);
+  return raw;
+}
+
+function dnsSubdomain(name: string, raw: string): string {
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(raw)) {
+    throw new ConfigError(name, `must be a DNS subdomain name, got "${raw}"`);
+  }
   return raw;
 }
 
@@ -158,23 +173,20 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
       `must be one of ${LOG_LEVELS.join(", ")}, got "${env.LOG_LEVEL}"`,
     );
   }
-  const relayConfigMap = env.JOBCHANNEL_RELAY_CONFIGMAP || DEFAULTS.relayConfigMap;
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(relayConfigMap)) {
-    throw new ConfigError(
-      "JOBCHANNEL_RELAY_CONFIGMAP",
-      `must be a DNS subdomain name, got "${relayConfigMap}"`,
-    );
-  }
+  const relayConfigMap = dnsSubdomain(
+    "JOBCHANNEL_RELAY_CONFIGMAP",
+    env.JOBCHANNEL_RELAY_CONFIGMAP || DEFAULTS.relayConfigMap,
+  );
   const workerImage = env.JOBCHANNEL_WORKER_IMAGE || DEFAULTS.workerImage;
   if (/\s/.test(workerImage))
     throw new ConfigError("JOBCHANNEL_WORKER_IMAGE", "must not contain spaces");
-  const redisSecret = env.JOBCHANNEL_REDIS_SECRET || DEFAULTS.redisSecret;
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(redisSecret)) {
-    throw new ConfigError(
-      "JOBCHANNEL_REDIS_SECRET",
-      `must be a DNS subdomain name, got "${redisSecret}"`,
-    );
-  }
+  const redisSecret = dnsSubdomain(
+    "JOBCHANNEL_REDIS_SECRET",
+    env.JOBCHANNEL_REDIS_SECRET || DEFAULTS.redisSecret,
+  );
+  const operatorDeployment = env.JOBCHANNEL_OPERATOR_DEPLOYMENT
+    ? dnsSubdomain("JOBCHANNEL_OPERATOR_DEPLOYMENT", env.JOBCHANNEL_OPERATOR_DEPLOYMENT)
+    : undefined;
   const leaseName = dnsName("--lease-name", values["lease-name"] ?? DEFAULTS.leaseName);
   const leaseDurationSeconds = positiveInt(
     "--lease-duration-seconds",
@@ -208,6 +220,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
       watchNamespaces: [...new Set(watchNamespaces)],
       workerImage,
       redisSecret,
+      ...(operatorDeployment ? { operatorDeployment } : {}),
       leaderElection: leaderRaw === "true",
       port: positiveInt("PORT", env.PORT, DEFAULTS.port, 65_535),
       logLevel,

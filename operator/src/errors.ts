@@ -7,6 +7,7 @@ export const OperatorErrorCode = {
   KubeApi: "kube_api",
   WatchFailed: "watch_failed",
   LeadershipLost: "leadership_lost",
+  OperatorDeploymentUnreadable: "operator_deployment_unreadable",
 } as const;
 
 export type OperatorErrorCode = (typeof OperatorErrorCode)[keyof typeof OperatorErrorCode];
@@ -45,6 +46,11 @@ export const ERROR_CODES: readonly {
     code: OperatorErrorCode.LeadershipLost,
     description:
       "The Lease could not be renewed in time. Reconciling stops at once and the process competes for the Lease again.",
+  },
+  {
+    code: OperatorErrorCode.OperatorDeploymentUnreadable,
+    description:
+      "JOBCHANNEL_OPERATOR_DEPLOYMENT is set but that Deployment could not be read in JOBCHANNEL_NAMESPACE (missing, forbidden, or the API unreachable); the message names it and gives the API's answer. The process exits with status 1 before it reconciles anything.",
   },
 ];
 

@@ -11,7 +11,10 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from "@kubernetes/client-node";
+import { apiMessageOf, OperatorError, OperatorErrorCode } from "./errors.ts";
 import { GROUP, PLURAL, VERSION, type JobChannelStatus } from "./jobchannel.ts";
+import { deploymentOwner, type RelayConfigMapOwner } from "./relay-config.ts";
+import { withTimeout } from "./timeout.ts";
 import type { ListWatchSource, WatchEventType, WatchHandle } from "./watcher.ts";
 
 /** The field manager of everything the operator applies. */
@@ -161,6 +164,43 @@ export class KubeClusterWriter implements ClusterWriter {
       },
     });
   }
+}
+
+/** Longest wait for the start-up read of the operator's own Deployment. */
+const OWN_DEPLOYMENT_TIMEOUT_MS = 30_000;
+
+/**
+ * Reads the operator's own Deployment once, at start, for the relay ConfigMap's ownerReference.
+ * Throws an {@link OperatorError} `operator_deployment_unreadable` naming it when it cannot.
+ */
+export async function operatorDeploymentOwner(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<RelayConfigMapOwner> {
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  let uid: string | undefined;
+  try {
+    const deployment = await withTimeout(
+      apps.readNamespacedDeployment({ name, namespace }),
+      OWN_DEPLOYMENT_TIMEOUT_MS,
+      "reading the Deployment",
+    );
+    uid = deployment.metadata?.uid;
+  } catch (error) {
+    throw new OperatorError(
+      OperatorErrorCode.OperatorDeploymentUnreadable,
+      `JOBCHANNEL_OPERATOR_DEPLOYMENT: cannot read Deployment ${namespace}/${name}: ${apiMessageOf(error)}`,
+      { cause: error },
+    );
+  }
+  if (!uid) {
+    throw new OperatorError(
+      OperatorErrorCode.OperatorDeploymentUnreadable,
+      `JOBCHANNEL_OPERATOR_DEPLOYMENT: Deployment ${namespace}/${name} has no uid`,
+    );
+  }
+  return deploymentOwner(name, uid);
 }
 
 /** A list call: returns the items and the list's resourceVersion. */

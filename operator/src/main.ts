@@ -1,7 +1,8 @@
 // The jobchannel-operator command: parse configuration, run the manager, shut down gracefully on SIGTERM/SIGINT.
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseConfig, USAGE } from "./config.ts";
-import { ConfigError, OperatorErrorCode } from "./errors.ts";
+import { ConfigError, OperatorError, OperatorErrorCode } from "./errors.ts";
+import { operatorDeploymentOwner } from "./kube-client.ts";
 import { createLogger } from "./logger.ts";
 import { Manager } from "./manager.ts";
 import { withTimeout } from "./timeout.ts";
@@ -42,7 +43,21 @@ export async function main(
     );
     return 2;
   }
-  const manager = new Manager(config, kubeConfig, logger);
+  let owner;
+  if (config.operatorDeployment) {
+    try {
+      owner = await operatorDeploymentOwner(
+        kubeConfig,
+        config.namespace,
+        config.operatorDeployment,
+      );
+    } catch (error) {
+      if (!(error instanceof OperatorError)) throw error;
+      logger.fatal({ code: error.code, err: error.message }, "operator deployment unreadable");
+      return 1;
+    }
+  }
+  const manager = new Manager(config, kubeConfig, logger, owner);
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
@@ -60,6 +75,7 @@ export async function main(
       relayConfigMap: config.relayConfigMap,
       watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all",
       leaderElection: config.leaderElection,
+      relayConfigMapOwner: owner ? `Deployment ${owner.name} ${owner.uid}` : "none",
       port: config.port,
       identity: config.identity,
     },

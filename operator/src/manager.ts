@@ -27,6 +27,7 @@ import {
 import { WorkQueue } from "./queue.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "./reconciler.ts";
+import type { RelayConfigMapOwner } from "./relay-config.ts";
 import { Runner } from "./runner.ts";
 import { Store, unionReader, type StoreChange } from "./store.ts";
 import { Watcher, type ListWatchSource, type WatchSink } from "./watcher.ts";
@@ -60,7 +61,13 @@ export class Manager {
   #leading = false;
   #shuttingDown = false;
 
-  constructor(config: OperatorConfig, kubeConfig: KubeConfig, logger: Logger) {
+  /** `relayConfigMapOwner`: the relay ConfigMap's ownerReference (the operator's own Deployment). */
+  constructor(
+    config: OperatorConfig,
+    kubeConfig: KubeConfig,
+    logger: Logger,
+    relayConfigMapOwner?: RelayConfigMapOwner,
+  ) {
     this.#config = config;
     this.#kube = kubeConfig;
     this.#logger = logger;
@@ -117,6 +124,7 @@ export class Manager {
         redisSecret: config.redisSecret,
         relayNamespace: config.namespace,
         relayConfigMap: config.relayConfigMap,
+        ...(relayConfigMapOwner ? { relayConfigMapOwner } : {}),
       },
       logger,
       metrics: this.#metrics.statuses,

@@ -18,10 +18,12 @@ export interface ObservedChild {
   readonly deployment?: DeploymentObservation;
 }
 
-/** The relay ConfigMap's `channels.json`. */
+/** The relay ConfigMap's `channels.json` and owners. */
 export interface ObservedConfigMap {
   readonly key: string;
   readonly channels: string | undefined;
+  /** The uid of each ownerReference, in order. */
+  readonly ownerUids: readonly string[];
 }
 
 type Json = Record<string, unknown>;
@@ -109,11 +111,16 @@ export function observeConfigMap(object: unknown): ObservedConfigMap | undefined
   if (!o || !meta || typeof meta.name !== "string") return undefined;
   const data = record(o.data);
   const channels = data?.[RELAY_CONFIG_KEY];
+  const refs = Array.isArray(meta.ownerReferences) ? (meta.ownerReferences as unknown[]) : [];
   return {
     key: objectKey({
       ...(typeof meta.namespace === "string" ? { namespace: meta.namespace } : {}),
       name: meta.name,
     }),
     channels: typeof channels === "string" ? channels : undefined,
+    ownerUids: refs.flatMap((ref) => {
+      const uid = record(ref)?.uid;
+      return typeof uid === "string" ? [uid] : [];
+    }),
   };
 }

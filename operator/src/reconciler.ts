@@ -28,6 +28,7 @@ import {
   isRegistered,
   parseRelayConfig,
   renderRelayConfig,
+  type RelayConfigMapOwner,
 } from "./relay-config.ts";
 import { desiredStatus, invalidStatus, Reason } from "./status.ts";
 import type { StoreReader } from "./store.ts";
@@ -47,6 +48,8 @@ export interface ReconcilerSettings extends WorkerSettings {
   readonly relayNamespace: string;
   /** Name of the relay ConfigMap. */
   readonly relayConfigMap: string;
+  /** The relay ConfigMap's owner (JOBCHANNEL_OPERATOR_DEPLOYMENT). @default none */
+  readonly relayConfigMapOwner?: RelayConfigMapOwner;
 }
 
 /** Where the reconciler reports each JobChannel's status (the per-JobChannel gauges). */
@@ -124,9 +127,12 @@ export class JobChannelReconciler implements Reconciler {
     const { live, owners } = this.#owners();
     const registered = live.filter((jc) => owners.get(channelOf(jc)) === objectKey(jc.metadata));
     const text = renderRelayConfig(registered);
-    if (this.#d.configMaps.get(this.relayConfigMapKey)?.channels === text) return {};
-    const { relayNamespace, relayConfigMap } = this.#d.settings;
-    await this.#d.writer.apply(desiredRelayConfigMap(relayNamespace, relayConfigMap, text));
+    const { relayNamespace, relayConfigMap, relayConfigMapOwner: owner } = this.#d.settings;
+    const current = this.#d.configMaps.get(this.relayConfigMapKey);
+    // A ConfigMap written before the owner was configured (or after it was dropped) is re-applied too.
+    const ownerUids = owner ? [owner.uid] : [];
+    if (current?.channels === text && isDeepStrictEqual(current.ownerUids, ownerUids)) return {};
+    await this.#d.writer.apply(desiredRelayConfigMap(relayNamespace, relayConfigMap, text, owner));
     this.#d.logger.info(
       { key: this.relayConfigMapKey, channels: registered.length },
       "relay config applied",

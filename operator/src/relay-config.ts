@@ -1,6 +1,31 @@
 // The relay's channel config (ConfigMap key channels.json, design section 5) computed from JobChannels.
 import { channelOf, type Access, type JobChannel, type Visibility } from "./jobchannel.ts";
 
+/**
+ * A non-controlling ownerReference to the operator's own Deployment: the garbage collector deletes
+ * the relay ConfigMap once that Deployment is gone.
+ */
+export interface RelayConfigMapOwner {
+  readonly apiVersion: "apps/v1";
+  readonly kind: "Deployment";
+  readonly name: string;
+  readonly uid: string;
+  readonly controller: false;
+  readonly blockOwnerDeletion: false;
+}
+
+/** The ownerReference of the Deployment `name` with `uid`. */
+export function deploymentOwner(name: string, uid: string): RelayConfigMapOwner {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    name,
+    uid,
+    controller: false,
+    blockOwnerDeletion: false,
+  };
+}
+
 /** The ConfigMap key the relay reads. */
 export const RELAY_CONFIG_KEY = "channels.json";
 
@@ -58,11 +83,12 @@ export function isRegistered(jc: JobChannel, config: Map<string, unknown>): bool
   return entry !== undefined && JSON.stringify(entry) === JSON.stringify(relayChannelFor(jc));
 }
 
-/** The relay ConfigMap as the operator applies it. */
+/** The relay ConfigMap as the operator applies it; with `owner`, it goes when the owner goes. */
 export function desiredRelayConfigMap(
   namespace: string,
   name: string,
   text: string,
+  owner?: RelayConfigMapOwner,
 ): Record<string, unknown> {
   return {
     apiVersion: "v1",
@@ -75,6 +101,7 @@ export function desiredRelayConfigMap(
         "app.kubernetes.io/component": "relay-config",
         "app.kubernetes.io/managed-by": "jobchannel-operator",
       },
+      ...(owner ? { ownerReferences: [owner] } : {}),
     },
     data: { [RELAY_CONFIG_KEY]: text },
   };

@@ -17,6 +17,7 @@ describe("parseConfig", () => {
     assert.equal(c.leaderElection, true);
     assert.equal(c.port, 8080);
     assert.equal(c.leaseDurationSeconds, 15);
+    assert.equal(c.operatorDeployment, undefined);
   });
 
   it("reads every variable of design section 6", () => {
@@ -26,6 +27,7 @@ describe("parseConfig", () => {
       WATCH_NAMESPACES: "apps, team-b,apps",
       JOBCHANNEL_WORKER_IMAGE: "example/worker:2",
       JOBCHANNEL_REDIS_SECRET: "redis",
+      JOBCHANNEL_OPERATOR_DEPLOYMENT: "jobchannel-operator",
       LEADER_ELECTION: "false",
       PORT: "9090",
       LOG_LEVEL: "debug",
@@ -35,6 +37,7 @@ describe("parseConfig", () => {
     assert.deepEqual(c.watchNamespaces, ["apps", "team-b"]);
     assert.equal(c.workerImage, "example/worker:2");
     assert.equal(c.redisSecret, "redis");
+    assert.equal(c.operatorDeployment, "jobchannel-operator");
     assert.equal(c.leaderElection, false);
     assert.equal(c.port, 9090);
     assert.equal(c.logLevel, "debug");
@@ -48,6 +51,10 @@ describe("parseConfig", () => {
       /WATCH_NAMESPACES: must be a DNS label/,
     );
     assert.throws(() => parseConfig([], { LOG_LEVEL: "loud" }), /LOG_LEVEL/);
+    assert.throws(
+      () => parseConfig([], { JOBCHANNEL_OPERATOR_DEPLOYMENT: "Operator_1" }),
+      /JOBCHANNEL_OPERATOR_DEPLOYMENT: must be a DNS subdomain name/,
+    );
     assert.throws(
       () => parseConfig(["--lease-duration-seconds", "5", "--renew-deadline-seconds", "5"], {}),
       /--renew-deadline-seconds/,

@@ -142,6 +142,12 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       channels.map((c) => c.name),
       SEED,
     );
+    const cm = await cluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
+    assert.equal(
+      cm.metadata.ownerReferences,
+      undefined,
+      "no owner without JOBCHANNEL_OPERATOR_DEPLOYMENT",
+    );
     assert.deepEqual(
       channels.find((c) => c.name === "bulk-upload"),
       {
@@ -634,5 +640,93 @@ describe("jobchannel-operator scoped by WATCH_NAMESPACES", { timeout: 300_000 },
       await scopedCluster.getJson(["deployment", "outside-worker", "-n", "apps"]),
       undefined,
     );
+  });
+});
+
+describe("jobchannel-operator with JOBCHANNEL_OPERATOR_DEPLOYMENT", { timeout: 300_000 }, () => {
+  const DEPLOYMENT = "jobchannel-operator";
+  const env = { JOBCHANNEL_OPERATOR_DEPLOYMENT: DEPLOYMENT, LEADER_ELECTION: "false" };
+  let ownedCluster: TestCluster;
+  let owned: TestOperator | undefined;
+
+  const relayConfigMap = () =>
+    ownedCluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
+
+  before(async () => {
+    ownedCluster = await startCluster(["apps"]);
+  });
+
+  after(async () => {
+    await owned?.stop();
+    await ownedCluster?.stop();
+  });
+
+  it("refuses to start with operator_deployment_unreadable when that Deployment cannot be read", async () => {
+    await assert.rejects(startOperator(ownedCluster, { env }), (error: Error) => {
+      assert.match(error.message, /operator exited with 1/);
+      assert.match(error.message, /"code":"operator_deployment_unreadable"/);
+      assert.match(error.message, /cannot read Deployment jobchannel\/jobchannel-operator/);
+      return true;
+    });
+  });
+
+  it("makes its Deployment the relay ConfigMap's owner, so the ConfigMap goes when the Deployment is deleted", async () => {
+    await ownedCluster.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: DEPLOYMENT, namespace: OPERATOR_NAMESPACE },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: DEPLOYMENT } },
+          template: {
+            metadata: { labels: { app: DEPLOYMENT } },
+            spec: { containers: [{ name: "operator", image: "jobchannel/operator:test" }] },
+          },
+        },
+      }),
+    );
+    const deployment = await ownedCluster.getJson([
+      "deployment",
+      DEPLOYMENT,
+      "-n",
+      OPERATOR_NAMESPACE,
+    ]);
+    owned = await startOperator(ownedCluster, { env });
+    let log = "";
+    owned.process.child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));
+    const applies = () => log.split('"msg":"relay config applied"').length - 1;
+    const first = await waitFor(relayConfigMap, { ...WAIT, what: "the relay ConfigMap" });
+    assert.deepEqual(first.metadata.ownerReferences, [
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: DEPLOYMENT,
+        uid: deployment.metadata.uid,
+        controller: false,
+        blockOwnerDeletion: false,
+      },
+    ]);
+
+    // As in helm uninstall: the Deployment goes while its operator still runs.
+    const appliesBefore = applies();
+    await ownedCluster.kubectl(["delete", "deployment", DEPLOYMENT, "-n", OPERATOR_NAMESPACE]);
+    await waitFor(async () => (await relayConfigMap())?.metadata.uid !== first.metadata.uid, {
+      ...WAIT,
+      what: "the garbage collector to delete the relay ConfigMap",
+    });
+    // The running operator writes it again, naming the Deployment that is gone...
+    await waitFor(() => applies() > appliesBefore, {
+      ...WAIT,
+      what: "the operator to apply the relay ConfigMap again",
+    });
+    await owned.stop();
+    owned = undefined;
+    // ...and that ConfigMap is collected too.
+    await waitFor(async () => (await relayConfigMap()) === undefined, {
+      ...WAIT,
+      what: "the re-applied relay ConfigMap to be collected",
+    });
   });
 });

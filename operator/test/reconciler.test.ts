@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { pino } from "pino";
 import type { ClusterWriter, EventInput } from "../src/kube-client.ts";
 import type { JobChannelStatus } from "../src/jobchannel.ts";
+import { deploymentOwner, type RelayConfigMapOwner } from "../src/relay-config.ts";
 import { createMetrics } from "../src/metrics.ts";
 import {
   observeChild,
@@ -42,7 +43,10 @@ class RecordingWriter implements ClusterWriter {
   }
 }
 
-function setup(objects: Json[], options: { metrics?: StatusMetrics } = {}) {
+function setup(
+  objects: Json[],
+  options: { metrics?: StatusMetrics; owner?: RelayConfigMapOwner } = {},
+) {
   const jobChannels = new Store<ObservedJobChannel>({ project: observeJobChannel });
   const deployments = new Store<ObservedChild>({ project: (o) => observeChild(o, "Deployment") });
   const services = new Store<ObservedChild>({ project: (o) => observeChild(o, "Service") });
@@ -60,6 +64,7 @@ function setup(objects: Json[], options: { metrics?: StatusMetrics } = {}) {
       redisSecret: "jobchannel-redis",
       relayNamespace: "jobchannel",
       relayConfigMap: "jobchannel-relay",
+      ...(options.owner ? { relayConfigMapOwner: options.owner } : {}),
     },
     logger: pino({ level: "silent" }),
     now: () => new Date("2025-01-01T00:00:00.123Z"),
@@ -102,6 +107,32 @@ describe("JobChannelReconciler", () => {
     t.writer.applied = [];
     await t.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
     assert.deepEqual(t.writer.applied, []);
+  });
+
+  it("applies the relay ConfigMap again when its text is current but its owner is not", async () => {
+    const owner = deploymentOwner("jobchannel-operator", "uid-op");
+    const t = setup([rawJobChannel("file-upload")], { owner });
+    await t.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
+    const [applied] = t.writer.applied;
+    assert.deepEqual(applied?.metadata.ownerReferences, [owner]);
+    // Written earlier without an owner: same text, applied again with it.
+    t.configMaps.upsert({
+      ...applied,
+      metadata: { name: "jobchannel-relay", namespace: "jobchannel" },
+    });
+    t.writer.applied = [];
+    await t.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
+    assert.equal(t.writer.applied.length, 1);
+    // With the owner in place nothing is written.
+    t.configMaps.upsert(applied);
+    t.writer.applied = [];
+    await t.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
+    assert.deepEqual(t.writer.applied, []);
+    // An operator without an owner applies a ConfigMap that still names one, without it.
+    const unowned = setup([rawJobChannel("file-upload")]);
+    unowned.configMaps.upsert(applied);
+    await unowned.reconciler.reconcile({ key: RELAY_CONFIG_QUEUE_KEY });
+    assert.equal(unowned.writer.applied[0]?.metadata.ownerReferences, undefined);
   });
 
   it("sets ChannelRegistered once the relay ConfigMap lists the channel", async () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  deploymentOwner,
   desiredRelayConfigMap,
   isRegistered,
   parseRelayConfig,
@@ -69,5 +70,28 @@ describe("desiredRelayConfigMap", () => {
       data: Record<string, string>;
     };
     assert.deepEqual(cm.data, { "channels.json": "{}" });
+  });
+
+  it("names the owner Deployment in a non-controller ownerReference when given one", () => {
+    const owned = desiredRelayConfigMap(
+      "jobchannel",
+      "jobchannel-relay",
+      "{}",
+      deploymentOwner("jobchannel-operator", "uid-1"),
+    ) as { metadata: Record<string, unknown> };
+    assert.deepEqual(owned.metadata.ownerReferences, [
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: "jobchannel-operator",
+        uid: "uid-1",
+        controller: false,
+        blockOwnerDeletion: false,
+      },
+    ]);
+    const plain = desiredRelayConfigMap("jobchannel", "jobchannel-relay", "{}") as {
+      metadata: Record<string, unknown>;
+    };
+    assert.equal("ownerReferences" in plain.metadata, false);
   });
 });
