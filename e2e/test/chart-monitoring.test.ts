@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { repoRoot, toolPath } from "../src/paths.ts";
@@ -101,6 +102,29 @@ async function definedMetricNames(): Promise<Set<string>> {
     }
   }
   return names;
+}
+
+/** The labels a Prometheus Operator scrape of a ServiceMonitor endpoint adds to every series. */
+const SCRAPE_LABELS = ["job", "instance", "namespace", "pod", "service", "endpoint", "container"];
+
+/** The label names of every metric a registry holds (prom-client's metrics keep `labelNames`). */
+async function declaredLabels(source: "relay" | "operator"): Promise<Map<string, string[]>> {
+  type Registry = { getMetricsAsArray(): { name: string; labelNames?: string[] }[] };
+  // Loaded by URL, so this package's type check stays out of the other packages' sources.
+  const url = pathToFileURL(join(root, source, "src", "metrics.ts")).href;
+  let registry: Registry;
+  if (source === "relay") {
+    const { RelayMetrics } = (await import(url)) as {
+      RelayMetrics: new (registry: undefined, ready: () => boolean) => { registry: Registry };
+    };
+    registry = new RelayMetrics(undefined, () => true).registry;
+  } else {
+    const { createMetrics } = (await import(url)) as {
+      createMetrics(options: { leaseName: string; workers: number }): { registry: Registry };
+    };
+    registry = createMetrics({ leaseName: "jobchannel-operator", workers: 1 }).registry;
+  }
+  return new Map(registry.getMetricsAsArray().map((m) => [m.name, m.labelNames ?? []]));
 }
 
 describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
@@ -236,7 +260,7 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
       const spec = monitor.spec as {
         selector: { matchLabels: Record<string, string> };
         namespaceSelector: { matchNames: string[] };
-        endpoints: { port: string; path: string }[];
+        endpoints: { port: string; path: string; honorLabels?: boolean }[];
       };
       assert.deepEqual(spec.namespaceSelector.matchNames, ["jobchannel"]);
       const selected = services.filter((s) =>
@@ -252,6 +276,13 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
       const ports = (service.spec as { ports: { name: string; targetPort: string }[] }).ports;
       for (const endpoint of spec.endpoints) {
         assert.equal(endpoint.path, "/metrics");
+        // The operator's per-JobChannel gauges keep their own `namespace` label (the JobChannel's)
+        // over the target's; the relay's metrics have no label the scrape adds.
+        assert.equal(
+          endpoint.honorLabels,
+          monitor.metadata.name === "jobchannel-operator" ? true : undefined,
+          `ServiceMonitor/${monitor.metadata.name} honorLabels`,
+        );
         const port = ports.find((p) => p.name === endpoint.port);
         assert.ok(port, `Service/${service.metadata.name} has the port "${endpoint.port}"`);
         // The Service's target port is a named container port of the Deployment it selects.
@@ -270,6 +301,20 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
         );
       }
     }
+  });
+
+  it("honors only the operator's labels, whose one clash with the scrape is the JobChannel's namespace", async () => {
+    // Which of a metric's own labels a scrape would rename to exported_<label> without honorLabels.
+    const clashes = async (source: "relay" | "operator") =>
+      [...(await declaredLabels(source))].flatMap(([name, labels]) =>
+        labels.filter((l) => SCRAPE_LABELS.includes(l)).map((l) => `${name}{${l}}`),
+      );
+    assert.deepEqual(await clashes("relay"), []);
+    assert.deepEqual((await clashes("operator")).sort(), [
+      "jobchannel_operator_jobchannel_ready{namespace}",
+      "jobchannel_operator_workers_available{namespace}",
+      "jobchannel_operator_workers_desired{namespace}",
+    ]);
   });
 
   it("points the workers' PodMonitor at the labels and port the operator gives worker pods", async (t) => {
@@ -346,11 +391,13 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
       "Drops by reason",
       "Disconnects by close code",
       "Redis up",
+      "Ready relays",
       "Reconciles/s by result",
       "Reconcile errors/s",
       "Work queue depth",
       "Jobs/s by status",
       "Job duration p50 / p95 / p99 by channel",
+      "Workers available / desired by JobChannel",
     ]) {
       assert.ok(titles.includes(title), `a panel "${title}"`);
     }

@@ -124,7 +124,7 @@ function relayPanels(): PanelBuilder[] {
       description:
         "Closed connections by WebSocket close code (jobchannel_relay_disconnects_total): 1000 normal, 1001 going away (drain), 1011 internal error.",
       unit: "ops",
-      width: 12,
+      width: 8,
       queries: [
         { expr: sumRate("jobchannel_relay_disconnects_total", ["code"]), legend: "{{code}}" },
       ],
@@ -133,8 +133,19 @@ function relayPanels(): PanelBuilder[] {
       title: "Redis up by relay",
       description: "jobchannel_relay_redis_up per relay pod.",
       unit: "short",
-      width: 12,
+      width: 8,
       queries: [{ expr: "jobchannel_relay_redis_up", legend: "{{pod}}" }],
+    }),
+    timeseries({
+      title: "Ready relays",
+      description:
+        "Relay pods whose /readyz answers 200 (jobchannel_relay_ready), against the relay targets Prometheus scrapes (up).",
+      unit: "short",
+      width: 8,
+      queries: [
+        { expr: "sum(jobchannel_relay_ready)", legend: "ready" },
+        { expr: `count(up{job=~".*jobchannel-relay"})`, legend: "relays" },
+      ],
     }),
   ];
 }
@@ -224,6 +235,17 @@ function workerPanels(): PanelBuilder[] {
           legend: "{{channel}}",
         },
       ],
+    }),
+    timeseries({
+      title: "Workers available / desired by JobChannel",
+      description:
+        "Available and desired worker replicas of each JobChannel, as the leading operator reports them (recording rules namespace_jobchannel:jobchannel_operator_workers_available:max and _desired:max).",
+      unit: "short",
+      width: 24,
+      queries: (["available", "desired"] as const).map((kind) => ({
+        expr: `namespace_jobchannel:jobchannel_operator_workers_${kind}:max`,
+        legend: `${kind} {{namespace}}/{{jobchannel}}`,
+      })),
     }),
   ];
 }
