@@ -85,7 +85,9 @@ main() {
 
   local kubeconfig="$WORK/kubeconfig"
   CREATED=1
-  if kind get clusters 2>/dev/null | grep -qx "$CLUSTER_NAME"; then
+  local clusters
+  clusters="$(kind get clusters 2>/dev/null || true)"
+  if grep -qx "$CLUSTER_NAME" <<<"$clusters"; then
     say "reusing the running cluster $CLUSTER_NAME"
     kind export kubeconfig --name "$CLUSTER_NAME" --kubeconfig "$kubeconfig"
   else
