@@ -3,7 +3,6 @@
 
 E2E_NODE = $(or $(NODE),node_modules/.bin/node)
 CLUSTER_CLI = $(E2E_NODE) e2e/src/cluster-cli.ts
-KUBECTL_LOCAL = bin/kubectl --kubeconfig=.cluster/kubeconfig
 
 .PHONY: tools cluster-up cluster-down cluster-status cluster-load-images cluster-deploy test-e2e
 
@@ -22,12 +21,9 @@ cluster-status: ## Say whether the local cluster runs, where, and where its logs
 cluster-load-images: ## Import every .images/*.oci.tar into the running node's containerd
 	$(CLUSTER_CLI) load-images
 
-cluster-deploy: cluster-load-images ## Deploy the CRD, operator RBAC and e2e/manifests/jobchannel.yaml to the running cluster
-	$(KUBECTL_LOCAL) apply --server-side -f crds/jobchannels.jobchannel.io.yaml
-	$(KUBECTL_LOCAL) wait --for=condition=Established crd/jobchannels.jobchannel.io --timeout=60s
-	$(KUBECTL_LOCAL) apply --server-side -f e2e/manifests/jobchannel.yaml
-	$(KUBECTL_LOCAL) apply --server-side -f operator/rbac.yaml
-	$(KUBECTL_LOCAL) -n jobchannel rollout status deployment/redis deployment/jobchannel-operator deployment/jobchannel-relay --timeout=300s
+cluster-deploy: cluster-load-images ## Install the Helm chart on the running cluster with charts/jobchannel/values-local.yaml
+	bin/helm --kubeconfig=.cluster/kubeconfig upgrade --install jobchannel charts/jobchannel \
+	  -n jobchannel --create-namespace -f charts/jobchannel/values-local.yaml --wait --timeout=5m
 
 test-e2e: install build tools images ## Run the e2e suites: the control plane, and jobchannel in pods on the local node
 	$(E2E_NODE) --test --test-concurrency=1 e2e/test/*.integration.test.ts

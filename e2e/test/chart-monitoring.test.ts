@@ -21,6 +21,7 @@ import {
   loadRuleGroups,
   metricNamesIn,
   RULES_FILE,
+  selectorsIn,
 } from "./helpers/promql.ts";
 
 const execFileAsync = promisify(execFile);
@@ -422,6 +423,11 @@ describe("the jobchannel chart's monitoring", { timeout: 120_000 }, () => {
         'histogram_quantile(0.99, sum by (channel, le) (rate(a_bucket{code="x"}[5m]))) / on(pod) group_left b > bool 1e3',
       ),
       ["a_bucket", "b"],
+    );
+    // And the selectors, matchers included, that the live check asks for series one by one.
+    assert.deepEqual(
+      selectorsIn('sum(rate(a_total{s="failed"}[5m])) / sum(rate(a_total{s=~"x|}"}[5m])) > b'),
+      ['a_total{s="failed"}', 'a_total{s=~"x|}"}', "b"],
     );
     const expressions = [
       ...groups.flatMap((g) => g.rules.map((r) => ({ where: r.alert ?? r.record, expr: r.expr }))),

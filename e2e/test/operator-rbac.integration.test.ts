@@ -134,6 +134,22 @@ describe("the chart's operator RBAC", { timeout: 900_000 }, () => {
     for (const context of config.contexts) context.context.user = account;
     const operatorKubeconfig = join(controlPlane.dir, `operator-${id}.kubeconfig`);
     await writeFile(operatorKubeconfig, dumpYaml(config), { mode: 0o600 });
+    // The operator's own Deployment, which owns the relay ConfigMap (JOBCHANNEL_OPERATOR_DEPLOYMENT);
+    // no node runs its pods here, the object is enough.
+    const deployment = `r${id}-operator`;
+    await k(
+      ["apply", "--server-side", "-f", "-"],
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${deployment}, namespace: ${op}}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: ${deployment}}}\n  template:\n    metadata: {labels: {app: ${deployment}}}\n    spec: {containers: [{name: operator, image: jobchannel/operator:none}]}\n`,
+    );
+    const uid = await k([
+      "-n",
+      op,
+      "get",
+      "deployment",
+      deployment,
+      "-o",
+      "jsonpath={.metadata.uid}",
+    ]);
     const port = await freePort();
     const operator = startProcess(
       process.execPath,
@@ -148,6 +164,7 @@ describe("the chart's operator RBAC", { timeout: 900_000 }, () => {
           ...process.env,
           KUBECONFIG: operatorKubeconfig,
           JOBCHANNEL_NAMESPACE: op,
+          JOBCHANNEL_OPERATOR_DEPLOYMENT: deployment,
           WATCH_NAMESPACES: ws,
           LEADER_ELECTION: "true",
           PORT: String(port),
@@ -173,15 +190,19 @@ describe("the chart's operator RBAC", { timeout: 900_000 }, () => {
     const get = async (args: string[], path: string) =>
       k([...args, "--ignore-not-found", "-o", `jsonpath=${path}`]).catch(() => "");
     try {
-      // Started (its /metrics answers) before the clock of the first step runs.
-      await waitFor(
+      // Started (its /metrics answers) before the clock of the first step runs; an operator that
+      // exits at start-up (it could not read its Deployment) fails the first step.
+      const up = await waitFor<"up" | "exited">(
         () =>
-          fetch(`http://127.0.0.1:${port}/metrics`).then(
-            (r) => r.ok,
-            () => false,
-          ),
+          operator.child.exitCode !== null
+            ? ("exited" as const)
+            : fetch(`http://127.0.0.1:${port}/metrics`).then(
+                (r) => (r.ok ? ("up" as const) : false),
+                () => false,
+              ),
         { timeoutMs: 90_000, what: `operator ${id} to start:\n${operator.logTail()}` },
       );
+      if (up === "exited") return "starts";
       const renewals = new Set<string>();
       const steps: [string, () => Promise<boolean>][] = [
         [
@@ -218,6 +239,14 @@ describe("the chart's operator RBAC", { timeout: 900_000 }, () => {
                 "{.data.channels\\.json}",
               )
             ).includes('"demo"'),
+        ],
+        [
+          "makes its own Deployment the relay ConfigMap's owner",
+          async () =>
+            (await get(
+              ["-n", op, "get", "configmap", "jobchannel-relay"],
+              "{.metadata.ownerReferences[*].uid}",
+            )) === uid,
         ],
         [
           "writes the JobChannel's status",

@@ -114,3 +114,20 @@ export function metricNamesIn(expr: string): string[] {
   }
   return [...names];
 }
+
+/**
+ * The vector selectors of an expression's metrics, with their label matchers (`name{a="b"}`), so
+ * each can be asked on its own whether it has series.
+ */
+export function selectorsIn(expr: string): string[] {
+  const names = new Set(metricNamesIn(expr));
+  const selectors = new Set<string>();
+  const selector = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?/g;
+  for (const match of expr.matchAll(selector)) {
+    const name = match[1] ?? "";
+    const before = expr[match.index - 1] ?? " ";
+    if (!names.has(name) || /[a-zA-Z0-9_:"]/.test(before)) continue;
+    selectors.add(`${name}${match[2] ?? ""}`);
+  }
+  return [...selectors];
+}
