@@ -1,6 +1,7 @@
 // WebSocket frames (design section 4): client -> relay and relay -> client, with validators.
 import { channelNameProblem, describeType } from "./channel.ts";
 import { badRequest, type ErrorCode } from "./errors.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatIntervalProblem } from "./heartbeat.ts";
 import { parseJson, type ParseJsonOptions } from "./json.ts";
 import { validateJobUpdate, type JobUpdate } from "./job-update.ts";
 import { err, ok, type Result } from "./result.ts";
@@ -57,11 +58,27 @@ export interface ErrorFrame {
   channel?: string;
 }
 
+/**
+ * Liveness: the relay sends one when it has sent nothing else on the connection for `interval`
+ * milliseconds, so that a client hears from a live relay at least once per interval.
+ */
+export interface HeartbeatFrame {
+  type: "heartbeat";
+  /** Milliseconds between heartbeats on an idle connection: an integer from 1 to 3600000. */
+  interval: number;
+}
+
 export type ServerFrame<J extends object = Record<string, unknown>> =
-  SubscribedFrame<J> | JobFrame<J> | UnsubscribedFrame | ErrorFrame;
+  SubscribedFrame<J> | JobFrame<J> | UnsubscribedFrame | ErrorFrame | HeartbeatFrame;
 
 export const CLIENT_FRAME_TYPES = ["subscribe", "unsubscribe", "auth"] as const;
-export const SERVER_FRAME_TYPES = ["subscribed", "job", "unsubscribed", "error"] as const;
+export const SERVER_FRAME_TYPES = [
+  "subscribed",
+  "job",
+  "unsubscribed",
+  "error",
+  "heartbeat",
+] as const;
 
 function objectWithType(value: unknown): Result<Record<string, unknown> & { type: string }> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -172,6 +189,11 @@ export function validateServerFrame(value: unknown): Result<ServerFrame> {
         message: typeof frame.message === "string" ? frame.message : "",
         ...(typeof frame.channel === "string" ? { channel: frame.channel } : {}),
       });
+    case "heartbeat": {
+      const problem = heartbeatIntervalProblem(frame.interval);
+      if (problem) return err(badRequest("interval", problem));
+      return ok({ type: "heartbeat", interval: frame.interval as number });
+    }
     default:
       return err(
         badRequest("type", `unknown frame type; expected one of ${SERVER_FRAME_TYPES.join(", ")}`),
@@ -193,4 +215,9 @@ export function errorFrame(code: ErrorCode, message: string, channel?: string): 
   return channel === undefined
     ? { type: "error", code, message }
     : { type: "error", code, message, channel };
+}
+
+/** The `heartbeat` frame for a connection idle for `intervalMs` (see `heartbeatIntervalProblem`). */
+export function heartbeatFrame(intervalMs: number = DEFAULT_HEARTBEAT_INTERVAL_MS): HeartbeatFrame {
+  return { type: "heartbeat", interval: intervalMs };
 }

@@ -23,6 +23,7 @@ export {
   MAX_TOKEN_LENGTH,
   SERVER_FRAME_TYPES,
   errorFrame,
+  heartbeatFrame,
   parseClientFrame,
   parseServerFrame,
   validateClientFrame,
@@ -30,6 +31,7 @@ export {
   type AuthFrame,
   type ClientFrame,
   type ErrorFrame,
+  type HeartbeatFrame,
   type JobFrame,
   type ServerFrame,
   type SubscribeFrame,
@@ -37,6 +39,13 @@ export {
   type UnsubscribeFrame,
   type UnsubscribedFrame,
 } from "./frames.ts";
+export {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_SLACK_MS,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  heartbeatIntervalProblem,
+  heartbeatTimeoutMs,
+} from "./heartbeat.ts";
 export {
   JOB_STATUSES,
   MAX_JOB_ID_LENGTH,

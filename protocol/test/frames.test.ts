@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  SERVER_FRAME_TYPES,
   errorFrame,
+  heartbeatFrame,
   parseClientFrame,
   parseServerFrame,
   validateClientFrame,
@@ -88,6 +90,7 @@ describe("relay frames", () => {
       { type: "unsubscribed", channel: "a", reason: "channel removed" },
       errorFrame("forbidden", "not allowed", "a"),
       errorFrame("bad_request", "bad"),
+      heartbeatFrame(25_000),
     ]) {
       const result = parseServerFrame(JSON.stringify(frame));
       assert.ok(result.ok, JSON.stringify(frame));
@@ -111,5 +114,36 @@ describe("relay frames", () => {
     const result = parseServerFrame('{"type":"job","job":{"jobId":"j","timestamp":1}}');
     assert.ok(!result.ok);
     assert.equal(result.error.field, "job.status");
+  });
+});
+
+describe("heartbeat frames", () => {
+  test("encodes the contract's shape, with the default interval when none is given", () => {
+    assert.equal(JSON.stringify(heartbeatFrame(150)), '{"type":"heartbeat","interval":150}');
+    assert.deepEqual(heartbeatFrame(), { type: "heartbeat", interval: 25_000 });
+    assert.ok(SERVER_FRAME_TYPES.includes("heartbeat"));
+  });
+
+  test("accepts intervals from 1 ms to one hour", () => {
+    for (const interval of [1, 100, 25_000, 3_600_000]) {
+      assert.deepEqual(parseServerFrame(JSON.stringify({ type: "heartbeat", interval })), {
+        ok: true,
+        value: { type: "heartbeat", interval },
+      });
+    }
+  });
+
+  test("refuses a missing, fractional, non-positive or too large interval", () => {
+    for (const interval of [undefined, "25000", 0, -5, 1.5, 3_600_001, null]) {
+      const result = parseServerFrame(JSON.stringify({ type: "heartbeat", interval }));
+      assert.ok(!result.ok, String(interval));
+      assert.equal(result.error.field, "interval");
+    }
+  });
+
+  test("drops fields it does not know", () => {
+    const result = parseServerFrame('{"type":"heartbeat","interval":100,"at":5}');
+    assert.ok(result.ok);
+    assert.deepEqual(result.value, { type: "heartbeat", interval: 100 });
   });
 });
