@@ -45,13 +45,15 @@ export class JobMap<T extends JobUpdate = JobUpdate> {
   }
 
   /**
-   * Applies one update: fields it carries replace the held ones (a publisher that sends only
-   * what changed, as a raw `PUBLISH` may, keeps the rest). Returns false when it was stale.
+   * Applies one update; returns false when it was stale. An update with `seq` is the job's whole
+   * state as the publisher SDK stored it, so it replaces the held one: fields the publisher dropped
+   * go. An update without `seq` (a raw `PUBLISH`, which may send only what changed) is merged: the
+   * fields it carries replace the held ones and the rest are kept.
    */
   apply(update: T): boolean {
     const held = this.#entries.get(update.jobId);
     if (!isNewer(held?.job, update)) return false;
-    const job = held ? ({ ...held.job, ...update } as T) : update;
+    const job = held && update.seq === undefined ? ({ ...held.job, ...update } as T) : update;
     this.#entries.set(update.jobId, { job, ordinal: held?.ordinal ?? this.#nextOrdinal() });
     this.#entriesCache = undefined;
     this.#jobsCache = undefined;

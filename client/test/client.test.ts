@@ -94,7 +94,21 @@ describe("JobChannelClient", () => {
     await live;
     const b = client.job("file-upload", "b");
     assert.equal(b?.progress, 60);
-    assert.equal(b?.fileName, "b.txt", "fields not repeated by an update are kept");
+    assert.equal(b?.fileName, undefined, "an update with seq is the whole state: fileName dropped");
+    const raw = clientEvent(client, "jobs");
+    connection.send({
+      type: "job",
+      job: {
+        jobId: "a",
+        status: "failed",
+        error: "disk full",
+        timestamp: 1,
+        channel: "file-upload",
+      },
+    });
+    await raw;
+    assert.equal(client.job("file-upload", "a")?.fileName, "a.txt", "an update without seq merges");
+    assert.equal(client.job("file-upload", "a")?.error, "disk full");
     connection.send({ type: "job", job: update("c", { status: "queued", seq: 1 }) });
     await clientEvent(client, "jobs");
     assert.deepEqual(

@@ -29,11 +29,24 @@ describe("isNewer", () => {
 });
 
 describe("JobMap", () => {
-  it("merges a snapshot with later live updates field by field", () => {
+  it("replaces a job's state with an update that carries seq, dropping fields it left out", () => {
     const map = new JobMap(0, counter());
-    map.applyAll([job("a", { seq: 1, fileName: "a.pdf", progress: 0 }), job("b", { seq: 2 })]);
-    assert.equal(map.apply(job("a", { seq: 2, progress: 40 })), true);
+    map.applyAll([
+      job("a", { seq: 1, fileName: "a.pdf", progress: 0, error: "retrying" }),
+      job("b", { seq: 2 }),
+    ]);
+    assert.equal(map.apply(job("a", { seq: 2, fileName: "a.pdf", progress: 40 })), true);
     assert.deepEqual(map.get("a"), { ...job("a"), seq: 2, fileName: "a.pdf", progress: 40 });
+  });
+
+  it("merges an update without seq field by field, as a raw PUBLISH may send only what changed", () => {
+    const map = new JobMap(0, counter());
+    map.apply(job("a", { seq: 3, fileName: "a.pdf", progress: 10 }));
+    assert.equal(map.apply(job("a", { progress: 60 })), true);
+    assert.deepEqual(map.get("a"), { ...job("a"), seq: 3, fileName: "a.pdf", progress: 60 });
+    map.apply(job("b", { fileName: "b.csv" }));
+    map.apply(job("b", { status: "completed" }));
+    assert.deepEqual(map.get("b"), { ...job("b"), status: "completed", fileName: "b.csv" });
   });
 
   it("drops a stale update by seq and keeps the list identity", () => {

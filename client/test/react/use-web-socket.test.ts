@@ -72,8 +72,9 @@ describe("useWebSocket and useJob", () => {
       jobs: [update("a", { status: "completed", progress: 100, seq: 3, fileName: "a.txt" })],
     });
     connection.send({ type: "job", job: update("b", { progress: 5, seq: 1, fileName: "b.txt" }) });
-    connection.send({ type: "job", job: update("b", { progress: 50, seq: 2 }) });
-    connection.send({ type: "job", job: update("b", { progress: 20, seq: 1 }) });
+    // Each update with seq is the job's whole state, as the publisher SDK sends it.
+    connection.send({ type: "job", job: update("b", { progress: 50, seq: 2, fileName: "b.txt" }) });
+    connection.send({ type: "job", job: update("b", { progress: 20, seq: 1, fileName: "b.txt" }) });
     await waitFor(
       () => text() === "connected=true;jobs=b:processing:50,a:completed:100;active=b.txt",
       {
