@@ -2,7 +2,10 @@
 
 /** How much job state a channel keeps for snapshots. */
 export interface History {
-  /** Most jobs kept; the least recently updated go first. 0 = unbounded. @default 1000 */
+  /**
+   * Most jobs kept. Finished jobs go first, least recently updated first, then running ones; the
+   * job just published is kept. 0 = unbounded. @default 1000
+   */
   maxJobs: number;
   /** Seconds a job is kept after its last update. 0 = forever. @default 86400 */
   ttlSeconds: number;

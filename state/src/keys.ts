@@ -6,8 +6,11 @@ import { DEFAULT_REDIS_PREFIX, redisChannelFor } from "@jobchannel/protocol";
 export interface ChannelKeys {
   /** HASH jobId -> latest update (JSON). */
   readonly state: string;
-  /** HASH jobId -> last seq. */
-  readonly seq: string;
+  /**
+   * STRING: the channel's last seq. Every update draws its seq from it (INCR); retention never trims
+   * it and it has no expiry, so a seq is never handed out twice while Redis keeps its data.
+   */
+  readonly counter: string;
   /** ZSET of every retained jobId, scored by the Unix ms of its last update. */
   readonly index: string;
   /** ZSET of the retained jobs whose last update is terminal; retention trims these first. */
@@ -20,7 +23,7 @@ export function channelKeys(channel: string, prefix: string = DEFAULT_REDIS_PREF
   const base = `${prefix}{${channel}}`;
   return {
     state: `${base}:state`,
-    seq: `${base}:seq`,
+    counter: `${base}:counter`,
     index: `${base}:index`,
     done: `${base}:done`,
     pubsub: redisChannelFor(channel, prefix),

@@ -5,7 +5,6 @@ import { MemoryBus } from "./memory-bus.ts";
 import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
 
 interface Entry {
-  seq: number;
   at: number;
   text: string;
   update: JobUpdate;
@@ -16,6 +15,8 @@ export class MemoryJobStore implements JobStore {
   readonly #prefix: string;
   // Map iteration order is insertion order; an updated job is re-inserted, so oldest comes first.
   readonly #channels = new Map<string, Map<string, Entry>>();
+  // Each channel's last seq, as the Redis counter key: never trimmed, so a seq is never reused.
+  readonly #lastSeq = new Map<string, number>();
 
   constructor(bus: MemoryBus = new MemoryBus(), prefix: string = DEFAULT_REDIS_PREFIX) {
     this.bus = bus;
@@ -26,11 +27,12 @@ export class MemoryJobStore implements JobStore {
     const { update, body } = prepareUpdate(channel, input);
     let jobs = this.#channels.get(channel);
     if (!jobs) this.#channels.set(channel, (jobs = new Map()));
-    const seq = (jobs.get(update.jobId)?.seq ?? 0) + 1;
+    const seq = (this.#lastSeq.get(channel) ?? 0) + 1;
+    this.#lastSeq.set(channel, seq);
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
     jobs.delete(update.jobId);
-    jobs.set(update.jobId, { seq, at: update.timestamp, text, update: { seq, ...update } });
-    this.#trim(jobs, history, update.timestamp);
+    jobs.set(update.jobId, { at: update.timestamp, text, update: { seq, ...update } });
+    this.#trim(jobs, history, update.timestamp, update.jobId);
     const receivers = this.bus.publish(this.#prefix + channel, text);
     return { update: { seq, ...update }, receivers };
   }
@@ -49,7 +51,7 @@ export class MemoryJobStore implements JobStore {
 
   async close(): Promise<void> {}
 
-  #trim(jobs: Map<string, Entry>, history: History, now: number): void {
+  #trim(jobs: Map<string, Entry>, history: History, now: number, published: string): void {
     const since = retainedSince(history, now);
     for (const [id, entry] of jobs) {
       if (entry.at >= since) break;
@@ -57,9 +59,10 @@ export class MemoryJobStore implements JobStore {
     }
     if (history.maxJobs <= 0) return;
     // As in Redis: finished jobs go first, oldest first; running jobs only when nothing else is left.
+    // The job just published is the newest entry, so the second loop stops before reaching it.
     for (const [id, entry] of jobs) {
       if (jobs.size <= history.maxJobs) return;
-      if (isTerminalStatus(entry.update.status)) jobs.delete(id);
+      if (id !== published && isTerminalStatus(entry.update.status)) jobs.delete(id);
     }
     for (const id of jobs.keys()) {
       if (jobs.size <= history.maxJobs) return;

@@ -14,7 +14,7 @@ import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "
 interface ScriptedRedis {
   publishUpdate(
     state: string,
-    seq: string,
+    counter: string,
     index: string,
     done: string,
     jobId: string,
@@ -74,7 +74,7 @@ export class RedisJobStore implements JobStore {
     const keys = channelKeys(channel, this.#prefix);
     const [seq, receivers] = await this.#scripted.publishUpdate(
       keys.state,
-      keys.seq,
+      keys.counter,
       keys.index,
       keys.done,
       update.jobId,

@@ -17,7 +17,11 @@ export interface Published {
 }
 
 export interface JobStore {
-  /** Stores the job's latest state, increments its seq, trims retention and publishes, atomically. */
+  /**
+   * Stores the job's latest state, trims retention and publishes, atomically. The update's seq is
+   * the channel's next one: larger than every seq the channel handed out before, so it strictly
+   * increases per job even when retention trimmed or expired the job in between.
+   */
   publish(channel: string, input: UpdateInput, history: History): Promise<Published>;
   /** Latest state of each retained job of a channel, oldest update first. */
   snapshot(channel: string, history: History): Promise<JobUpdate[]>;

@@ -2,11 +2,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startRedis, type TestRedis } from "@jobchannel/testkit";
+import type { JobUpdate } from "@jobchannel/protocol";
 import { Redis } from "ioredis";
 import { channelKeys } from "../src/keys.ts";
 import { MemoryBus } from "../src/memory-bus.ts";
 import { MemoryJobStore } from "../src/memory-store.ts";
 import { RedisJobStore } from "../src/redis-store.ts";
+import type { History } from "../src/history.ts";
 import type { JobStore } from "../src/store.ts";
 import { StateError } from "../src/errors.ts";
 
@@ -64,7 +66,7 @@ const backends: Backend[] = [
 
 for (const backend of backends) {
   describe(`${backend.name} job store`, () => {
-    test("numbers each job's updates from 1 and publishes them with their seq", async () => {
+    test("draws each update's seq from the channel's counter and publishes it with its seq", async () => {
       const { store, published } = await backend.make();
       const channel = freshChannel();
       const a1 = await store.publish(channel, { jobId: "a", status: "queued" }, history);
@@ -74,13 +76,13 @@ for (const backend of backends) {
         { jobId: "a", status: "processing", progress: 10 },
         history,
       );
-      assert.deepEqual([a1.update.seq, b1.update.seq, a2.update.seq], [1, 1, 2]);
+      assert.deepEqual([a1.update.seq, b1.update.seq, a2.update.seq], [1, 2, 3]);
       assert.equal(typeof a2.update.timestamp, "number");
       if (backend.name === "redis") {
         await waitUntil(() => published().length >= 3);
       }
       const last = JSON.parse(published().at(-1)!);
-      assert.equal(last.seq, 2);
+      assert.equal(last.seq, 3);
       assert.equal(last.progress, 10);
       await store.close();
     });
@@ -105,15 +107,15 @@ for (const backend of backends) {
       assert.deepEqual(
         snapshot.map((j) => [j.jobId, j.status, j.seq]),
         [
-          ["b", "queued", 1],
-          ["c", "queued", 1],
-          ["a", "completed", 2],
+          ["b", "queued", 2],
+          ["c", "queued", 3],
+          ["a", "completed", 4],
         ],
       );
       await store.close();
     });
 
-    test("trims finished jobs before running ones when over maxJobs, keeping running jobs' seq", async () => {
+    test("trims finished jobs before running ones when over maxJobs", async () => {
       const { store } = await backend.make();
       const channel = freshChannel();
       const small = { maxJobs: 2, ttlSeconds: 3600 };
@@ -121,7 +123,7 @@ for (const backend of backends) {
       await store.publish(channel, { jobId: "done-1", status: "completed" }, small);
       await store.publish(channel, { jobId: "done-2", status: "completed" }, small);
       const next = await store.publish(channel, { jobId: "running", status: "completed" }, small);
-      assert.equal(next.update.seq, 2);
+      assert.equal(next.update.seq, 4);
       const ids = (await store.snapshot(channel, small)).map((j) => j.jobId).sort();
       assert.deepEqual(ids, ["done-2", "running"]);
       await store.close();
@@ -155,6 +157,87 @@ for (const backend of backends) {
       await store.close();
     });
 
+    test("leaves out of a snapshot the jobs past ttlSeconds and beyond maxJobs, unswept", async () => {
+      const { store } = await backend.make();
+      const channel = freshChannel();
+      const old = Date.now() - 120_000;
+      const keepAll = { maxJobs: 0, ttlSeconds: 0 };
+      await store.publish(channel, { jobId: "old", status: "queued", timestamp: old }, keepAll);
+      for (const jobId of ["a", "b", "c"])
+        await store.publish(channel, { jobId, status: "queued" }, keepAll);
+      const read = async (h: { maxJobs: number; ttlSeconds: number }) =>
+        (await store.snapshot(channel, h)).map((j) => j.jobId);
+      assert.deepEqual(await read(keepAll), ["old", "a", "b", "c"]);
+      assert.deepEqual(await read({ maxJobs: 0, ttlSeconds: 60 }), ["a", "b", "c"]);
+      assert.deepEqual(await read({ maxJobs: 2, ttlSeconds: 0 }), ["b", "c"]);
+      await store.close();
+    });
+
+    test("keeps each job's seq increasing when maxJobs trims running jobs", async () => {
+      const { store, published } = await backend.make();
+      const channel = freshChannel();
+      const small = { maxJobs: 2, ttlSeconds: 3600 };
+      const ids = ["a", "b", "c", "d"];
+      for (const status of ["queued", "processing", "completed"] as const) {
+        for (const jobId of ids) {
+          await store.publish(channel, { jobId, status }, small);
+          // Each job is trimmed by the next two, so it comes back on its own next update.
+          assert.ok((await store.snapshot(channel, small)).some((j) => j.jobId === jobId));
+        }
+      }
+      assertSeqIncreases(await stream(published, 12));
+      assert.deepEqual(await rows(store, channel, small), [
+        ["c", "completed", 11],
+        ["d", "completed", 12],
+      ]);
+      await store.close();
+    });
+
+    test("keeps a job's seq increasing when the TTL sweep drops it while it runs", async () => {
+      const { store, published } = await backend.make();
+      const channel = freshChannel();
+      const ttl = { maxJobs: 0, ttlSeconds: 60 };
+      const old = Date.now() - 120_000;
+      await store.publish(channel, { jobId: "a", status: "processing", timestamp: old }, ttl);
+      await store.publish(channel, { jobId: "b", status: "processing" }, ttl);
+      assert.equal(await store.get(channel, "a"), undefined, "swept");
+      await store.publish(channel, { jobId: "a", status: "completed" }, ttl);
+      await store.publish(channel, { jobId: "b", status: "completed" }, ttl);
+      assertSeqIncreases(await stream(published, 4));
+      assert.deepEqual(await rows(store, channel, ttl), [
+        ["a", "completed", 3],
+        ["b", "completed", 4],
+      ]);
+      await store.close();
+    });
+
+    test("keeps a job's seq increasing after a short ttlSeconds expires the channel", async () => {
+      const { store, published } = await backend.make();
+      const channel = freshChannel();
+      const ttl = { maxJobs: 0, ttlSeconds: 1 };
+      await store.publish(channel, { jobId: "a", status: "processing" }, ttl);
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.deepEqual(await store.snapshot(channel, ttl), [], "expired");
+      const last = await store.publish(channel, { jobId: "a", status: "completed" }, ttl);
+      assert.equal(last.update.seq, 2);
+      assertSeqIncreases(await stream(published, 2));
+      assert.deepEqual(await rows(store, channel, ttl), [["a", "completed", 2]]);
+      await store.close();
+    });
+
+    test("gives a trimmed job that publishes again a larger seq and a place in snapshots", async () => {
+      const { store, published } = await backend.make();
+      const channel = freshChannel();
+      const one = { maxJobs: 1, ttlSeconds: 3600 };
+      await store.publish(channel, { jobId: "a", status: "completed" }, one);
+      await store.publish(channel, { jobId: "b", status: "processing" }, one);
+      assert.equal(await store.get(channel, "a"), undefined, "trimmed");
+      await store.publish(channel, { jobId: "a", status: "queued" }, one);
+      assertSeqIncreases(await stream(published, 3));
+      assert.deepEqual(await rows(store, channel, one), [["a", "queued", 3]]);
+      await store.close();
+    });
+
     test("refuses an invalid update or channel with a coded error and writes nothing", async () => {
       const { store, published } = await backend.make();
       const channel = freshChannel();
@@ -176,9 +259,21 @@ for (const backend of backends) {
 
 test("puts every key of a channel in one Redis Cluster hash slot", () => {
   const keys = channelKeys("file-upload");
-  const tags = [keys.state, keys.seq, keys.index, keys.done].map((k) => /\{([^}]*)\}/.exec(k)?.[1]);
+  const tags = [keys.state, keys.counter, keys.index, keys.done].map(
+    (k) => /\{([^}]*)\}/.exec(k)?.[1],
+  );
   assert.deepEqual(tags, ["file-upload", "file-upload", "file-upload", "file-upload"]);
   assert.equal(keys.pubsub, "jobchannel:file-upload");
+});
+
+test("leaves the seq counter without expiry while the channel's state keys expire", async () => {
+  const store = new RedisJobStore(client);
+  const channel = freshChannel();
+  await store.publish(channel, { jobId: "a", status: "queued" }, history);
+  const keys = channelKeys(channel);
+  assert.equal(await client.pttl(keys.counter), -1);
+  assert.ok((await client.pttl(keys.state)) > 0);
+  assert.equal(await client.get(keys.counter), "1");
 });
 
 test("skips a corrupt stored state instead of failing the snapshot", async () => {
@@ -193,6 +288,28 @@ test("skips a corrupt stored state instead of failing the snapshot", async () =>
     ["good"],
   );
 });
+
+/** A channel's snapshot as [jobId, status, seq] rows. */
+async function rows(store: JobStore, channel: string, h: History): Promise<unknown[]> {
+  return (await store.snapshot(channel, h)).map((j) => [j.jobId, j.status, j.seq]);
+}
+
+/** The first `count` updates a backend published, once they have all arrived. */
+async function stream(published: () => string[], count: number): Promise<JobUpdate[]> {
+  await waitUntil(() => published().length >= count);
+  return published()
+    .slice(0, count)
+    .map((text) => JSON.parse(text) as JobUpdate);
+}
+
+/** Fails unless every job's seq is larger than the one before it in `updates`. */
+function assertSeqIncreases(updates: readonly JobUpdate[]): void {
+  const last = new Map<string, number>();
+  for (const { jobId, seq } of updates) {
+    assert.ok(seq !== undefined && seq > (last.get(jobId) ?? 0), `seq ${seq} of ${jobId}`);
+    last.set(jobId, seq);
+  }
+}
 
 async function waitUntil(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;

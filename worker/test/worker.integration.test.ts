@@ -241,10 +241,9 @@ test("a subscriber on jobchannel:<channel> sees strictly increasing seq for ever
   for (const u of recorder.updates) byJob.set(u.jobId, [...(byJob.get(u.jobId) ?? []), u.seq!]);
   assert.ok(byJob.size >= 8);
   for (const [jobId, seqs] of byJob) {
-    assert.deepEqual(
-      seqs,
-      Array.from({ length: seqs.length }, (_, i) => i + 1),
-      `seq of ${jobId}`,
+    assert.ok(
+      seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!),
+      `seq of ${jobId}: ${seqs.join(" ")}`,
     );
   }
 });
@@ -263,7 +262,7 @@ test("retention keeps the state store within maxJobs and drops expired jobs", as
   const keys = channelKeys("retention");
   assert.deepEqual((await connection.hkeys(keys.state)).sort(), ["b", "c", "d"]);
   assert.equal(await connection.zcard(keys.index), 3);
-  assert.equal(await connection.hlen(keys.seq), 3);
+  assert.equal(await connection.get(keys.counter), "5");
   assert.deepEqual(
     (await store.snapshot("retention", { maxJobs: 3, ttlSeconds: 30 })).map((u) => u.jobId),
     ["b", "c", "d"],

@@ -2,7 +2,7 @@
   Publishes one job update and keeps the job's latest state, atomically (design section 3).
 
   KEYS[1] state hash   jobId -> latest update (JSON)
-  KEYS[2] seq hash     jobId -> last seq
+  KEYS[2] counter      the channel's last seq (a string holding an integer)
   KEYS[3] index zset   every retained jobId, scored by the Unix ms of its last update (in publish order)
   KEYS[4] done zset    the retained jobs whose last update is terminal (completed/failed), same score
 
@@ -14,8 +14,13 @@
   ARGV[6] pub/sub channel to publish on
   ARGV[7] "1" when the update is terminal, else "0"
 
-  Retention by count trims finished jobs first, oldest first: a running job keeps its state and its
-  seq (so its later updates are not mistaken for stale ones) unless more than maxJobs jobs run at once.
+  Every update of the channel draws its seq from the one counter, so seq strictly increases per job
+  and across the channel. The counter is no part of the retained state: retention and the TTL never
+  touch it (it has no expiry), so a job trimmed or expired while it still runs, or published again
+  later, goes on with a larger seq than any it had.
+
+  Retention by count trims finished jobs first, oldest first, then running ones, oldest first; the job
+  just published is never trimmed by its own update, so its latest state is in the next snapshot.
 
   Returns: { seq, number of subscribers that received it }
 ]]
@@ -25,7 +30,7 @@ local now = tonumber(ARGV[3])
 local maxJobs = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 
-local seq = redis.call("HINCRBY", KEYS[2], jobId, 1)
+local seq = redis.call("INCR", KEYS[2])
 -- The payload is built by text so custom fields keep their exact bytes (no cjson round trip).
 local payload
 if string.len(body) > 2 then
@@ -49,7 +54,6 @@ end
 local function forget(ids)
   if #ids > 0 then
     redis.call("HDEL", KEYS[1], unpack(ids))
-    redis.call("HDEL", KEYS[2], unpack(ids))
     redis.call("ZREM", KEYS[3], unpack(ids))
     redis.call("ZREM", KEYS[4], unpack(ids))
   end
@@ -58,7 +62,8 @@ end
 if ttl > 0 then
   -- Bounded per call so one publish never stalls Redis; later publishes finish the sweep.
   forget(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", "(" .. (now - ttl * 1000), "LIMIT", 0, 1000))
-  for i = 1, 4 do
+  -- The counter (KEYS[2]) is left without expiry: a seq must never be handed out twice.
+  for _, i in ipairs({ 1, 3, 4 }) do
     redis.call("PEXPIRE", KEYS[i], ttl * 1000)
   end
 end
@@ -68,6 +73,8 @@ if maxJobs > 0 then
   if extra > 1000 then extra = 1000 end
   if extra > 0 then
     local finished = redis.call("ZRANGE", KEYS[4], 0, extra - 1)
+    -- The job just published holds the newest score, so it can only be last; it stays.
+    if finished[#finished] == jobId then finished[#finished] = nil end
     forget(finished)
     extra = extra - #finished
     if extra > 0 then
