@@ -59,11 +59,15 @@ export type WebSocketConstructor = new (url: string) => unknown;
 export interface ClientOptions {
   /** The relay endpoint; relative URLs resolve against the page's origin. @default "/ws" */
   url?: string;
-  /** A fixed token (a JWT, or whatever the relay accepts). */
+  /**
+   * A fixed token (a JWT, or whatever the relay accepts). Without `getToken`, close 4001 stops the
+   * client with `token_expired` until {@link JobChannelClient.setToken} gives it a new one.
+   */
   token?: string;
   /**
    * Returns a token; called before connecting when no token is held, after the relay closed with
-   * 4001 (token expired), and shortly before a held JWT's `exp`.
+   * 4001 (token expired), and shortly before a held JWT's `exp`. After 4001, the same token again
+   * or none stops the client with `token_expired`.
    */
   getToken?: TokenProvider;
   /**
@@ -194,6 +198,9 @@ export class JobChannelClient {
   #token: string | undefined;
   #tokenProvider: TokenProvider | undefined;
   #tokenStale = false;
+  // Set by close 4001: the token the relay refused as expired. Getting it (or none) back from the
+  // provider means no fresh token is to be had, and reconnecting would only be refused again.
+  #expiredToken: { token: string | undefined } | undefined;
   #lastError: ClientError | undefined;
 
   constructor(options: ClientOptions = {}) {
@@ -334,6 +341,12 @@ export class JobChannelClient {
     if (token === this.#token) return;
     this.#token = token;
     this.#tokenStale = false;
+    if (this.#expiredToken && token !== undefined) {
+      // Stopped on an expired token: this one may be accepted.
+      this.#expiredToken = undefined;
+      this.connect();
+      return;
+    }
     if (token !== undefined && this.#socket?.readyState === SOCKET_OPEN) {
       this.#send({ type: "auth", token });
       this.#scheduleRefresh();
@@ -399,6 +412,13 @@ export class JobChannelClient {
       return;
     }
     if (generation !== this.#generation) return;
+    if (this.#expiredToken) {
+      if (token === undefined || token === this.#expiredToken.token) {
+        this.#stopOnExpiredToken("getToken() returned " + (token ? "the same token" : "none"));
+        return;
+      }
+      this.#expiredToken = undefined;
+    }
     const viaFrame = this.#sendTokenAs === "frame";
     const socket = new WebSocketClass(connectUrl(base, viaFrame ? undefined : token)) as Socket;
     this.#socket = socket;
@@ -418,6 +438,7 @@ export class JobChannelClient {
     const due =
       this.#token === undefined ||
       this.#tokenStale ||
+      this.#expiredToken !== undefined ||
       (expiresAt !== undefined && expiresAt - this.#refreshMarginMs <= Date.now());
     if (!due) return this.#token;
     const token = await provider();
@@ -463,10 +484,29 @@ export class JobChannelClient {
       this.#giveUp();
       return;
     }
-    if (code === CloseCode.TokenExpired) this.#tokenStale = true;
+    if (code === CloseCode.TokenExpired) {
+      this.#expiredToken = { token: this.#token };
+      if (!this.#tokenProvider) {
+        this.#stopOnExpiredToken("the token is fixed", { code, reason, reconnectInMs: undefined });
+        return;
+      }
+    }
     if (openFor >= this.#backoff.stableAfterMs) this.#attempt = 0;
     const delay = this.#scheduleReconnect();
     this.#events.emit("close", { code, reason, reconnectInMs: delay });
+  }
+
+  /** Stops after 4001 without a fresh token; `close` is the close event still to emit, if any. */
+  #stopOnExpiredToken(why: string, close?: CloseInfo): void {
+    this.#report(
+      new ClientError(
+        ClientErrorCode.TokenExpired,
+        `the relay closed the connection because the token expired (4001), and there is no fresh token to reconnect with: ${why}`,
+        { closeCode: CloseCode.TokenExpired },
+      ),
+    );
+    if (close) this.#events.emit("close", close);
+    this.#giveUp();
   }
 
   #giveUp(): void {

@@ -8,6 +8,7 @@ export const ClientErrorCode = {
   InvalidFrame: "invalid_frame",
   TokenFailed: "token_failed",
   FinalClose: "final_close",
+  TokenExpired: "token_expired",
   NoWebSocket: "no_websocket",
 } as const;
 
@@ -43,6 +44,11 @@ export const ERROR_CODES: readonly {
       "The relay closed the connection with a code of 4400 or above (protocol violation, unauthorized, forbidden, frame too large); the client does not reconnect.",
   },
   {
+    code: ClientErrorCode.TokenExpired,
+    description:
+      "The relay closed with 4001 (token expired) and no fresher token is to be had: the token is fixed, or `getToken()` returned the same one again or none. The client stops; a new token (`setToken`) or `connect()` starts it again.",
+  },
+  {
     code: ClientErrorCode.NoWebSocket,
     description: "No WebSocket implementation is available: pass one as the `WebSocket` option.",
   },
@@ -56,7 +62,7 @@ export class ClientError extends Error {
   readonly code: ClientErrorCode | ErrorCode;
   readonly channel: string | undefined;
   readonly fromRelay: boolean;
-  /** The WebSocket close code, for `final_close`. */
+  /** The WebSocket close code, for `final_close` and `token_expired`. */
   readonly closeCode: number | undefined;
 
   constructor(

@@ -193,7 +193,9 @@ describe("JobChannelClient", () => {
 
   for (const { code, name, reconnect } of CLOSE_CODES) {
     it(`${reconnect ? "reconnects and resubscribes" : "stays closed"} after close code ${code} (${name})`, async () => {
-      const client = makeClient();
+      // After 4001 the client needs a fresh token to reconnect.
+      let n = 0;
+      const client = makeClient({ getToken: () => `token-${++n}` });
       const first = await connected(client, ["file-upload", "pdf-extraction"]);
       const closed = clientEvent<[{ code: number; reconnectInMs: number | undefined }]>(
         client,
@@ -246,6 +248,71 @@ describe("JobChannelClient", () => {
     assert.equal(second.url.searchParams.get("access_token"), "token-2");
     assert.equal(calls, 2);
     await second.frame("subscribe");
+  });
+
+  it("stops after close 4001 with a fixed token, which cannot get fresher", async () => {
+    const client = makeClient({ token: "expired" });
+    const first = await connected(client);
+    const closed = clientEvent<[{ code: number; reconnectInMs: number | undefined }]>(
+      client,
+      "close",
+    );
+    first.close(4001, "token expired");
+    assert.equal((await closed)[0].reconnectInMs, undefined);
+    assert.equal(client.state, "closed");
+    assert.equal(client.lastError?.code, "token_expired");
+    assert.equal(client.lastError?.closeCode, 4001);
+    await assert.rejects(relay.nextConnection(300), /timed out/);
+  });
+
+  for (const [what, again] of [
+    ["the same token", "token-1"],
+    ["no token", undefined],
+  ] as const) {
+    it(`stops after close 4001 when getToken returns ${what}`, async () => {
+      let calls = 0;
+      const client = makeClient({
+        getToken: () => (++calls === 1 ? "token-1" : again),
+      });
+      const first = await connected(client);
+      const stopped = clientEvent<[ClientError]>(
+        client,
+        "error",
+        (e) => e.code === "token_expired",
+      );
+      first.close(4001, "token expired");
+      const [error] = await stopped;
+      assert.equal(error.closeCode, 4001);
+      assert.match(error.message, /fresh token/);
+      assert.equal(client.state, "closed");
+      assert.equal(calls, 2, "asked once for a fresh token");
+      await assert.rejects(relay.nextConnection(300), /timed out/);
+    });
+  }
+
+  it("connects again when given a new token after stopping on 4001", async () => {
+    const client = makeClient({ token: "expired" });
+    const first = await connected(client);
+    first.close(4001, "token expired");
+    await waitFor(() => client.lastError?.code === "token_expired", { what: "token_expired" });
+    client.setToken("fresh");
+    const second = await relay.nextConnection();
+    assert.equal(second.url.searchParams.get("access_token"), "fresh");
+    assert.deepEqual((await second.frame("subscribe")).channels, ["file-upload"]);
+    await waitFor(() => client.state === "open", { what: "open again" });
+  });
+
+  it("asks getToken again on connect() after stopping on 4001", async () => {
+    const tokens = ["token-1", "token-1", "token-2"];
+    let calls = 0;
+    const client = makeClient({ getToken: () => tokens[calls++] });
+    const first = await connected(client);
+    first.close(4001, "token expired");
+    await waitFor(() => client.lastError?.code === "token_expired", { what: "token_expired" });
+    client.connect();
+    const second = await relay.nextConnection();
+    assert.equal(second.url.searchParams.get("access_token"), "token-2");
+    assert.equal(calls, 3);
   });
 
   it("keeps a valid token across an ordinary reconnect", async () => {
