@@ -78,7 +78,8 @@ describe("relay", () => {
     const { jobs } = await subscribed(client, "snapshots");
     assert.deepEqual(
       (jobs as Record<string, unknown>[]).map((j) => [j.jobId, j.progress, j.seq, j.channel]),
-      [1, 2, 3, 4, 5].map((i) => [`job-${i}`, i * 10, 1, "snapshots"]),
+      // One seq counter per channel: the five jobs take 1 to 5.
+      [1, 2, 3, 4, 5].map((i) => [`job-${i}`, i * 10, i, "snapshots"]),
     );
   });
 
