@@ -24,5 +24,14 @@ export default defineConfig({
     emptyOutDir: true,
     target: "es2022",
     sourcemap: true,
+    rolldownOptions: {
+      onwarn(warning, warn) {
+        // @jobchannel/client/react opens with "use client" for React Server Components; a single-page
+        // bundle has no server components, so dropping the directive loses nothing.
+        if (warning.code === "MODULE_LEVEL_DIRECTIVE" && warning.message.includes('"use client"'))
+          return;
+        warn(warning);
+      },
+    },
   },
 });

@@ -1,4 +1,8 @@
 // Public surface of @jobchannel/client/react: the hooks, the provider and the BaseJob type.
+// The directive marks this entry as client code for React Server Components (Next.js): hooks and
+// context cannot run in a server component. tsc keeps it at the top of dist/react/index.js.
+"use client";
+
 export { isActiveJob, type BaseJob } from "./base-job.ts";
 export {
   JobChannelContext,
