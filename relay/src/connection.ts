@@ -10,6 +10,7 @@ import {
 } from "@jobchannel/protocol";
 import { WebSocket, type RawData } from "ws";
 import { ANONYMOUS, type Identity } from "./auth.ts";
+import type { RelayErrorCode } from "./errors.ts";
 import type { HubMember } from "./hub.ts";
 import type { DropReason } from "./metrics.ts";
 import { SendQueue } from "./send-queue.ts";
@@ -93,8 +94,6 @@ export class Subscription implements HubMember<OutboundFrame> {
   readonly channel: string;
   /** Live frames held while the snapshot is read; null once the subscription is live. */
   pending: OutboundFrame[] | null = [];
-  /** Bumped by each snapshot read, so a superseded read is ignored. */
-  generation = 0;
   /**
    * The snapshot's seq per job, kept a short while after it was sent: a live update already in the
    * snapshot may still arrive late (it travels on another Redis connection), and is skipped.
@@ -127,6 +126,9 @@ export class Connection {
   readonly subscriptions = new Map<string, Subscription>();
   /** Set while an auth frame is being verified; later frames wait for it. */
   busy: Promise<void> | undefined;
+  /** The last snapshot page send in line: pages of all its channels go out one at a time. */
+  pager: Promise<void> = Promise.resolve();
+  #flushed: (() => void)[] = [];
   readonly #socket: Duplex;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
@@ -194,7 +196,6 @@ export class Connection {
     if (this.#queue.push(frame)) this.#host.onDrop("collapsed", 1);
     if (this.#queue.bytes > this.#limits.sendQueueLimitBytes) {
       this.#host.onDrop("slow_consumer", this.#queue.length);
-      this.#queue = undefined;
       this.close(CloseCode.SlowConsumer, "slow consumer");
     }
     return false;
@@ -206,8 +207,13 @@ export class Connection {
   }
 
   /** Sends an `error` frame; the connection stays open. */
-  sendError(code: ErrorCode, message: string, channel?: string): void {
-    this.sendText(JSON.stringify(errorFrame(code, message, channel)));
+  sendError(
+    code: ErrorCode | typeof RelayErrorCode.SnapshotUnavailable,
+    message: string,
+    channel?: string,
+  ): void {
+    // The frame's shape is the protocol's; the relay adds a code of its own to its codes.
+    this.sendText(JSON.stringify(errorFrame(code as ErrorCode, message, channel)));
   }
 
   /** One heartbeat tick: closes with 4002 if the last ping went unanswered, else pings. */
@@ -226,11 +232,25 @@ export class Connection {
     if (this.#closeCode !== undefined) return;
     this.#closeCode = code;
     this.#queue = undefined;
+    this.#wakeFlushed();
     clearTimeout(this.#expiry);
     this.ws.close(code, reason);
     // ws waits 30 s for a peer that stopped reading; a slow or dead client gets less.
     this.#expiry = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
     this.#expiry.unref();
+  }
+
+  /** Resolves once the connection's own queue is empty: at once when nothing waits, or when closed. */
+  flushed(): Promise<void> {
+    if (this.#queue === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#flushed.push(resolve));
+  }
+
+  #wakeFlushed(): void {
+    const waiting = this.#flushed;
+    if (waiting.length === 0) return;
+    this.#flushed = [];
+    for (const resolve of waiting) resolve();
   }
 
   #cork(): void {
@@ -262,8 +282,9 @@ export class Connection {
       if (frame.channel !== undefined) this.#host.onDeferredWrite(frame);
     }
     socket.uncork();
-    if (queue.length === 0) this.#queue = undefined;
-    else this.#waitForRoom();
+    if (queue.length > 0) return this.#waitForRoom();
+    this.#queue = undefined;
+    this.#wakeFlushed();
   }
 
   /** A client frame arrived (called by the socket's listener). */
@@ -330,6 +351,7 @@ export class Connection {
   closed(code: number): void {
     clearTimeout(this.#expiry);
     this.#queue = undefined;
+    this.#wakeFlushed();
     this.ws.connection = undefined;
     this.#closeCode ??= code;
     this.#host.onClose(this, this.#closeCode);

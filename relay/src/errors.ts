@@ -1,9 +1,11 @@
-// Coded errors of the relay: bad settings at start-up and bad channel configs at run time.
+// Coded errors of the relay: bad settings at start-up, bad channel configs at run time, and the
+// relay's own code in `error` frames.
 
 export const RelayErrorCode = {
   InvalidEnv: "invalid_env",
   InvalidChannelConfig: "invalid_channel_config",
   ChannelConfigUnavailable: "channel_config_unavailable",
+  SnapshotUnavailable: "snapshot_unavailable",
 } as const;
 
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
@@ -27,6 +29,11 @@ export const ERROR_CODES: readonly {
     code: RelayErrorCode.ChannelConfigUnavailable,
     description:
       "The channel config could not be read (missing file, ConfigMap or key, API error). The relay keeps retrying and is not ready until a config is loaded.",
+  },
+  {
+    code: RelayErrorCode.SnapshotUnavailable,
+    description:
+      "Sent in an `error` frame with the channel: the snapshot read failed or timed out, so the subscription was not made. The connection stays open; subscribe again.",
   },
 ];
 

@@ -35,6 +35,7 @@ export class RelayMetrics {
   readonly disconnects: Counter<"code">;
   readonly redisUp: Gauge;
   readonly ready: Gauge;
+  readonly recoveries: Counter;
   readonly #channels = new Map<string, ChannelMetrics>();
   readonly #dropped = new Map<DropReason, { inc(n?: number): void }>();
 
@@ -91,6 +92,11 @@ export class RelayMetrics {
     this.redisUp = new Gauge({
       name: "jobchannel_relay_redis_up",
       help: "1 while the broker subscription is verified live, else 0.",
+      registers,
+    });
+    this.recoveries = new Counter({
+      name: "jobchannel_relay_recoveries_total",
+      help: "Gaps in the broker subscription after which every live subscription was brought back to the stored state.",
       registers,
     });
     this.ready = new Gauge({

@@ -31,8 +31,10 @@ import {
   type ConnectionHost,
   type ConnectionLimits,
 } from "./connection.ts";
+import { RelayErrorCode } from "./errors.ts";
 import { Hub } from "./hub.ts";
 import { RelayMetrics, type DropReason } from "./metrics.ts";
+import { SnapshotShares } from "./snapshot-share.ts";
 import { ThrottledLog } from "./throttled-log.ts";
 import { jobFrame, type OutboundFrame } from "./wire.ts";
 
@@ -106,6 +108,12 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
 /** How long live updates already contained in a snapshot are still recognised and skipped, ms. */
 const SNAPSHOT_STRAGGLER_MS = 2000;
 
+/** Most bytes of jobs in one `subscribed` frame; a larger snapshot goes out in several. */
+export const SNAPSHOT_PAGE_BYTES = 256 * 1024;
+
+/** Wait before a failed recovery read of a channel is tried again, ms. */
+const RECOVERY_RETRY_MS = 500;
+
 /** Starts a relay: the broker subscription and the config source begin at once. */
 export function createRelay(options: RelayOptions): Relay {
   return new JobRelay(options);
@@ -121,6 +129,14 @@ function destroySocket(this: Duplex): void {
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function noop(): void {}
+
+/** A `subscribed` frame from jobs already serialized. */
+function subscribedFrame(channel: string, jobs: readonly (JobUpdate | string)[]): string {
+  const texts = jobs.map((job) => (typeof job === "string" ? job : JSON.stringify(job)));
+  return `{"type":"subscribed","channel":${JSON.stringify(channel)},"jobs":[${texts.join(",")}]}`;
 }
 
 function requestUrl(req: IncomingMessage): URL | undefined {
@@ -147,8 +163,19 @@ class JobRelay implements Relay, ConnectionHost {
   readonly #connections = new Set<Connection>();
   readonly #wss: WebSocketServer;
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #shares: SnapshotShares;
+  /**
+   * Per channel with local subscribers, the highest seq per job that every subscription of the
+   * channel has been handed (live, or by a recovery or a clean snapshot): after a gap, a recovery
+   * sends each job whose stored seq is higher.
+   */
+  readonly #seen = new Map<string, Map<string, number>>();
   #policy: ChannelPolicy | undefined;
   #brokerUp = false;
+  /** Bumped each time the broker subscription stops being verified live (a possible gap). */
+  #epoch = 0;
+  /** The epoch whose gap a recovery has closed; clean while it equals {@link #epoch}. */
+  #recoveredEpoch = -1;
   #draining = false;
   #allClosed: (() => void) | undefined;
 
@@ -163,6 +190,7 @@ class JobRelay implements Relay, ConnectionHost {
     this.#origins = new Set(options.allowedOrigins ?? []);
     this.#maxConnections = options.maxConnections ?? 0;
     this.#snapshotTimeoutMs = options.snapshotTimeoutMs ?? 5000;
+    this.#shares = new SnapshotShares({ read: (channel) => this.#readSnapshot(channel) });
     this.#wss = new WebSocketServer({
       noServer: true,
       WebSocket: RelaySocket,
@@ -190,10 +218,7 @@ class JobRelay implements Relay, ConnectionHost {
     this.#broker
       .start({
         message: this.#onMessage,
-        health: (up) => {
-          this.#brokerUp = up;
-          this.metrics.redisUp.set(up ? 1 : 0);
-        },
+        health: (up) => this.#onBrokerHealth(up),
       })
       .catch((e: unknown) =>
         this.#log.error(
@@ -339,61 +364,73 @@ class JobRelay implements Relay, ConnectionHost {
         );
         continue;
       }
-      let subscription = connection.subscriptions.get(channel);
-      if (!subscription) {
-        if (connection.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-          connection.sendError(
-            ErrorCode.BadRequest,
-            `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`,
-            channel,
-          );
-          continue;
+      if (connection.subscriptions.has(channel)) {
+        // Already held: live, or its snapshot is on its way. Either way, no second read.
+        if (connection.subscriptions.get(channel)!.pending === null) {
+          connection.sendText(subscribedFrame(channel, []));
         }
-        subscription = new Subscription(connection, channel);
-        connection.subscriptions.set(channel, subscription);
-        this.#hub.add(channel, subscription, connection.identity.sub);
-        this.metrics.channel(channel).subscriptions.inc();
+        continue;
       }
+      if (connection.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        connection.sendError(
+          ErrorCode.BadRequest,
+          `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`,
+          channel,
+        );
+        continue;
+      }
+      const subscription = new Subscription(connection, channel);
+      connection.subscriptions.set(channel, subscription);
+      this.#hub.add(channel, subscription, connection.identity.sub);
+      this.metrics.channel(channel).subscriptions.inc();
       void this.#sendSnapshot(subscription, settings);
     }
   }
 
   /**
-   * Reads the snapshot while live frames for the subscription are held, sends `subscribed`, then
-   * releases the held frames that are newer than the snapshot: nothing lost, nothing stale.
+   * Reads the snapshot (a shared read) while live frames for the subscription are held, sends it
+   * in `subscribed` pages, then releases the held frames that are newer than the snapshot: nothing
+   * lost, nothing stale. A read that fails is an error frame and no subscription.
    */
   async #sendSnapshot(subscription: Subscription, settings: ChannelSettings): Promise<void> {
-    const generation = ++subscription.generation;
-    subscription.pending ??= [];
     const { connection, channel } = subscription;
-    let jobs: JobUpdate[] = [];
-    if (this.#store) {
-      try {
-        jobs = await this.#readSnapshot(channel, settings);
-      } catch (e) {
-        this.#throttled.warn(
-          "snapshot",
-          { channel, err: e instanceof Error ? e.message : String(e) },
-          "snapshot read failed",
-        );
-      }
-    }
-    if (
-      connection.subscriptions.get(channel) !== subscription ||
-      subscription.generation !== generation
-    )
-      return;
-    const current = this.#policy?.get(channel) ?? settings;
     const user = connection.identity.sub;
+    const epoch = this.#epoch;
+    const issuedLive = this.#brokerUp;
+    const ticket = this.#shares.join(channel);
+    const current = (): boolean => connection.subscriptions.get(channel) === subscription;
+    let jobs: JobUpdate[];
+    try {
+      jobs = await ticket.jobs;
+    } catch (e) {
+      this.#throttled.warn(
+        "snapshot",
+        { channel, err: e instanceof Error ? e.message : String(e) },
+        "snapshot read failed",
+      );
+      if (!current()) return;
+      this.#drop(subscription);
+      connection.sendError(
+        RelayErrorCode.SnapshotUnavailable,
+        "the snapshot could not be read; subscribe again",
+        channel,
+      );
+      return;
+    }
+    if (!current()) return;
+    // A read issued on a live subscription with no gap since: every older subscription of the
+    // channel already holds these states, so a recovery need not send them again.
+    if (issuedLive && epoch === this.#epoch && this.#recoveredEpoch === epoch) {
+      for (const job of jobs) if (job.seq !== undefined) this.#noteSeen(channel, job, settings);
+    }
+    const visibleTo = (this.#policy?.get(channel) ?? settings).visibility;
     // Copies: a store may hand out the objects it keeps (the in-memory one does).
     const visible = (
-      current.visibility === "user"
-        ? jobs.filter((j) => j.userId !== undefined && j.userId === user)
-        : jobs
+      visibleTo === "user" ? jobs.filter((j) => j.userId !== undefined && j.userId === user) : jobs
     ).map((job) => ({ ...job, channel }));
     const seqs = new Map<string, number>();
     for (const job of visible) if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
-    connection.sendText(JSON.stringify({ type: "subscribed", channel, jobs: visible }));
+    if (!(await this.#sendPages(connection, channel, visible, current))) return;
     const held = subscription.pending ?? [];
     subscription.pending = null;
     if (seqs.size > 0) {
@@ -407,7 +444,46 @@ class JobRelay implements Relay, ConnectionHost {
     if (written > 0) this.metrics.channel(channel).delivered.inc(written);
   }
 
-  #readSnapshot(channel: string, settings: ChannelSettings): Promise<JobUpdate[]> {
+  /**
+   * Sends a snapshot as `subscribed` frames of at most {@link SNAPSHOT_PAGE_BYTES} of jobs each
+   * (one job more when a single job is larger), oldest first. A page waits until the connection's
+   * own queue is empty, and pages of one connection go one at a time across its channels, so a
+   * large snapshot never fills the queue up to the slow-consumer limit. False when the
+   * subscription ended meanwhile.
+   */
+  async #sendPages(
+    connection: Connection,
+    channel: string,
+    jobs: readonly JobUpdate[],
+    current: () => boolean,
+  ): Promise<boolean> {
+    const pages: string[][] = [[]];
+    let bytes = 0;
+    for (const job of jobs) {
+      const text = JSON.stringify(job);
+      const size = Buffer.byteLength(text) + 1;
+      if (bytes > 0 && bytes + size > SNAPSHOT_PAGE_BYTES) {
+        pages.push([]);
+        bytes = 0;
+      }
+      pages.at(-1)!.push(text);
+      bytes += size;
+    }
+    const turn = connection.pager.then(async () => {
+      for (const [i, page] of pages.entries()) {
+        if (i > 0) await connection.flushed();
+        if (!current() || !connection.open) return false;
+        connection.sendText(subscribedFrame(channel, page));
+      }
+      return true;
+    });
+    connection.pager = turn.then(noop, noop);
+    return turn;
+  }
+
+  #readSnapshot(channel: string): Promise<JobUpdate[]> {
+    const settings = this.#policy?.get(channel);
+    if (!this.#store || !settings) return Promise.resolve([]);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -415,7 +491,7 @@ class JobRelay implements Relay, ConnectionHost {
         this.#snapshotTimeoutMs,
       );
     });
-    return Promise.race([this.#store!.snapshot(channel, settings.history), timeout]).finally(() =>
+    return Promise.race([this.#store.snapshot(channel, settings.history), timeout]).finally(() =>
       clearTimeout(timer),
     );
   }
@@ -434,6 +510,10 @@ class JobRelay implements Relay, ConnectionHost {
     subscription.pending = null;
     if (this.#hub.remove(channel, subscription, connection.identity.sub)) {
       this.metrics.channel(channel).subscriptions.dec();
+    }
+    if (!this.#hub.has(channel)) {
+      this.#shares.forget(channel);
+      this.#seen.delete(channel);
     }
   }
 
@@ -510,6 +590,12 @@ class JobRelay implements Relay, ConnectionHost {
     if (!parsed.ok) return this.#reject(channel, "malformed", parsed.error.message);
     const update = parsed.value;
     update.channel = channel;
+    this.#fanOut(channel, settings, update);
+    channelMetrics.latency.observe(Math.max(0, Date.now() - update.timestamp) / 1000);
+  };
+
+  /** Hands an update (its `channel` set) to the channel's subscriptions that may see it. */
+  #fanOut(channel: string, settings: ChannelSettings, update: JobUpdate): number {
     const frame = jobFrame(update, channel);
     let written: number;
     if (settings.visibility === "user") {
@@ -518,9 +604,82 @@ class JobRelay implements Relay, ConnectionHost {
     } else {
       written = this.#hub.fanOut(channel, frame);
     }
-    if (written > 0) channelMetrics.delivered.inc(written);
-    channelMetrics.latency.observe(Math.max(0, Date.now() - update.timestamp) / 1000);
-  };
+    if (written > 0) this.metrics.channel(channel).delivered.inc(written);
+    // Only stored states go into shared snapshots: an update without seq has no snapshot entry.
+    if (update.seq !== undefined) {
+      this.#shares.record(channel, update, frame.bytes.length);
+      this.#noteSeen(channel, update, settings);
+    }
+    return written;
+  }
+
+  #noteSeen(channel: string, job: JobUpdate, settings: ChannelSettings): void {
+    let seen = this.#seen.get(channel);
+    if (!seen) this.#seen.set(channel, (seen = new Map()));
+    if (job.seq! <= (seen.get(job.jobId) ?? 0)) return;
+    seen.set(job.jobId, job.seq!);
+    // Bounded: a forgotten job costs at most one repeated frame after a gap.
+    if (seen.size > 2 * settings.history.maxJobs + 64) seen.delete(seen.keys().next().value!);
+  }
+
+  // ---- gaps in the broker subscription ----
+
+  #onBrokerHealth(up: boolean): void {
+    if (up === this.#brokerUp) return;
+    this.#brokerUp = up;
+    this.metrics.redisUp.set(up ? 1 : 0);
+    this.#shares.setEnabled(up);
+    if (!up) {
+      this.#epoch++;
+      return;
+    }
+    void this.#recover(this.#epoch);
+  }
+
+  /**
+   * The subscription is live again after a possible gap: reads the snapshot of every channel with
+   * local subscribers and sends each job whose stored seq is newer than what they were handed, as
+   * a `job` frame. Failed reads are retried until they succeed or another gap starts over.
+   */
+  async #recover(epoch: number): Promise<void> {
+    const channels = this.#hub.channels();
+    let sent = 0;
+    await Promise.all(
+      channels.map(async (channel) => {
+        while (this.#epoch === epoch && this.#hub.has(channel)) {
+          const settings = this.#policy?.get(channel);
+          if (!settings) return;
+          try {
+            const jobs = await this.#shares.join(channel).jobs;
+            if (this.#epoch !== epoch) return;
+            const seen = this.#seen.get(channel);
+            for (const job of jobs) {
+              if (job.seq === undefined || job.seq <= (seen?.get(job.jobId) ?? 0)) continue;
+              this.#fanOut(channel, settings, { ...job, channel });
+              sent++;
+            }
+            return;
+          } catch (e) {
+            this.#throttled.warn(
+              "recovery",
+              { channel, err: e instanceof Error ? e.message : String(e) },
+              "recovery read failed, retrying",
+            );
+            await new Promise((resolve) => setTimeout(resolve, RECOVERY_RETRY_MS).unref());
+          }
+        }
+      }),
+    );
+    if (this.#epoch !== epoch) return;
+    this.#recoveredEpoch = epoch;
+    // Epoch 0 is the first subscription, not a gap.
+    if (epoch === 0) return;
+    this.metrics.recoveries.inc();
+    this.#log.info(
+      { channels: channels.length, jobs: sent },
+      "subscriptions recovered after a gap",
+    );
+  }
 
   #reject(channel: string, reason: DropReason, problem: string): void {
     this.metrics.drop(reason);

@@ -1,0 +1,159 @@
+// Gaps in the relay's Redis subscription, with real redis-server and jobchannel-relay processes:
+// after each one every subscriber ends holding every job's final state, published through the
+// state scripts while the relay was not subscribed.
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
+import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
+import { Redis } from "ioredis";
+import { connect, subscribed, type TestClient } from "./helpers/client.ts";
+import { holdsAll } from "./helpers/holder.ts";
+import { waitForReadiness } from "./helpers/readiness.ts";
+import { startRelayProcess, type RelayProcess } from "./helpers/relay-process.ts";
+
+const SUBSCRIBERS = 5;
+const JOBS = ["job-a", "job-b", "job-c"];
+/** Longest time from the final publish to every subscriber holding every final state, ms. */
+const BOUND_MS = 15_000;
+
+let redis: TestRedis;
+let publisher: Redis;
+let store: RedisJobStore;
+let relay: RelayProcess;
+const clients: TestClient[] = [];
+let round = 0;
+
+before(async () => {
+  redis = await startRedis();
+  publisher = new Redis(redis.url, { maxRetriesPerRequest: null });
+  // Refused connections while Redis is down are expected; the commands wait for it.
+  publisher.on("error", () => {});
+  store = new RedisJobStore(publisher);
+  relay = await startRelayProcess({
+    REDIS_URL: redis.url,
+    RELAY_WATCHDOG_SECONDS: "0.2",
+    RELAY_WATCHDOG_TIMEOUT_SECONDS: "1",
+  });
+});
+
+after(async () => {
+  for (const c of clients) c.ws.terminate();
+  await relay.process.stop(2000);
+  publisher.disconnect();
+  await redis.stop();
+});
+
+beforeEach(() => {
+  round++;
+});
+
+function channel(): string {
+  return `recovery-${round}`;
+}
+
+/** Subscribers that hold every job in `processing`, seen live. */
+async function subscribers(): Promise<TestClient[]> {
+  const mine: TestClient[] = [];
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const client = await connect(`${relay.url}?channels=${channel()}`);
+    clients.push(client);
+    mine.push(client);
+    await subscribed(client, channel());
+  }
+  for (const jobId of JOBS) {
+    await store.publish(channel(), { jobId, status: "processing", progress: 40 }, DEFAULT_HISTORY);
+  }
+  const processing = new Map(JOBS.map((j) => [j, "processing"]));
+  await waitFor(() => mine.every((c) => holdsAll(c, channel(), processing)), {
+    what: "every subscriber holding processing",
+  });
+  return mine;
+}
+
+function publishFinal(): Promise<unknown> {
+  return Promise.all(
+    JOBS.map((jobId) =>
+      store.publish(channel(), { jobId, status: "completed", progress: 100 }, DEFAULT_HISTORY),
+    ),
+  );
+}
+
+/** Waits until every subscriber holds every job completed; prints and returns the time it took. */
+async function finalStateReached(mine: TestClient[], since: number, what: string): Promise<number> {
+  const completed = new Map(JOBS.map((j) => [j, "completed"]));
+  await waitFor(() => mine.every((c) => holdsAll(c, channel(), completed)), {
+    what: `every subscriber holding every final state after ${what}`,
+    timeoutMs: BOUND_MS,
+    intervalMs: 20,
+  });
+  const took = Date.now() - since;
+  console.log(
+    `# ${what}: ${SUBSCRIBERS} subscribers held all ${JOBS.length} final states ${took} ms after the final publish (bound ${BOUND_MS} ms)`,
+  );
+  for (const c of mine) assert.equal(c.ws.readyState, c.ws.OPEN);
+  return took;
+}
+
+async function recoveries(): Promise<number> {
+  return Number(/^jobchannel_relay_recoveries_total (\d+)/m.exec(await relay.metrics())?.[1] ?? 0);
+}
+
+async function redisPid(): Promise<number> {
+  const info = await publisher.info("server");
+  return Number(/process_id:(\d+)/.exec(info)![1]);
+}
+
+describe("recovery after a gap in the Redis subscription", () => {
+  test("Redis killed and restarted 3 s later, the final update published the moment it is back", async () => {
+    const mine = await subscribers();
+    const before = await recoveries();
+    // Persisted as a Redis with persistence would be, so job state and seq counters survive.
+    await publisher.save();
+    await redis.kill();
+    await waitForReadiness(relay.http, false, { what: "/readyz to fail with Redis down" });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await redis.start();
+    await publishFinal();
+    const since = Date.now();
+    const readyz = await (await fetch(`${relay.http}/readyz`)).json();
+    console.log(`# /readyz right after the final publish: ${JSON.stringify(readyz)}`);
+    await finalStateReached(mine, since, "a Redis restart");
+    await waitForReadiness(relay.http, true, { what: "/readyz back", timeoutMs: 10_000 });
+    assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
+  });
+
+  test("Redis paused with SIGSTOP past the watchdog timeout, then SIGCONT", async () => {
+    const mine = await subscribers();
+    const before = await recoveries();
+    const pid = await redisPid();
+    process.kill(pid, "SIGSTOP");
+    let published: Promise<unknown> | undefined;
+    try {
+      await waitForReadiness(relay.http, false, { what: "/readyz to fail on the watchdog" });
+      // Sent while Redis sleeps: it runs the scripts when it wakes, beside the relay's resubscribe.
+      published = publishFinal();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await published;
+    const since = Date.now();
+    await finalStateReached(mine, since, "SIGSTOP and SIGCONT");
+    await waitForReadiness(relay.http, true, { what: "/readyz back", timeoutMs: 10_000 });
+    assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
+  });
+
+  test("CLIENT KILL TYPE pubsub, the final update published at once", async () => {
+    const mine = await subscribers();
+    const before = await recoveries();
+    const killer = publisher.pipeline();
+    killer.call("CLIENT", "KILL", "TYPE", "pubsub");
+    await killer.exec();
+    await publishFinal();
+    const since = Date.now();
+    await finalStateReached(mine, since, "CLIENT KILL TYPE pubsub");
+    await waitFor(async () => (await recoveries()) > before, {
+      what: "jobchannel_relay_recoveries_total counting it",
+    });
+  });
+});
