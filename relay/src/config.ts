@@ -1,5 +1,9 @@
 // The relay's settings from environment variables: typed parsing, defaults in one place, --help text.
-import { DEFAULT_MAX_CLIENT_FRAME_BYTES, DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_CLIENT_FRAME_BYTES,
+  DEFAULT_REDIS_PREFIX,
+} from "@jobchannel/protocol";
 import { RelayError, RelayErrorCode } from "./errors.ts";
 
 /** Settings of the `jobchannel-relay` command. */
@@ -30,6 +34,8 @@ export interface RelayEnv {
   drainSeconds: number;
   /** Ping interval; a connection that misses one pong is closed with 4002. @default 30 */
   heartbeatSeconds: number;
+  /** Seconds without another frame after which a connection is sent a `heartbeat` frame. @default 25 */
+  heartbeatFrameSeconds: number;
   /** Largest client frame, bytes; larger closes with 4413. @default 16384 */
   maxFrameBytes: number;
   /** Bytes waiting in a socket before updates queue in the relay's own buffer. @default 65536 */
@@ -94,6 +100,11 @@ export const VARIABLES: readonly Variable[] = [
     name: "RELAY_HEARTBEAT_SECONDS",
     default: "30",
     description: "ping interval; a missed pong closes with 4002",
+  },
+  {
+    name: "RELAY_HEARTBEAT_FRAME_SECONDS",
+    default: String(DEFAULT_HEARTBEAT_INTERVAL_MS / 1000),
+    description: "seconds without another frame before a connection is sent a heartbeat frame",
   },
   {
     name: "RELAY_MAX_FRAME_BYTES",
@@ -246,6 +257,7 @@ export function loadEnv(env: Env = process.env): RelayEnv {
     allowedOrigins,
     drainSeconds: number(env, "RELAY_DRAIN_SECONDS", 0, 3600, false),
     heartbeatSeconds: number(env, "RELAY_HEARTBEAT_SECONDS", 0.05, 3600, false),
+    heartbeatFrameSeconds: number(env, "RELAY_HEARTBEAT_FRAME_SECONDS", 0.001, 3600, false),
     maxFrameBytes: number(env, "RELAY_MAX_FRAME_BYTES", 256, 1 << 24),
     sendBufferBytes,
     sendQueueLimitBytes,

@@ -138,6 +138,8 @@ export class Connection {
   #flushBound: (() => void) | undefined;
   #corkedTurn = -1;
   #alive = true;
+  /** Idle checks since the last frame sent. */
+  #idleTicks = 0;
   #closeCode: number | undefined;
   #tokens: number;
   #refilledAt = Date.now();
@@ -183,6 +185,7 @@ export class Connection {
    */
   write(frame: OutboundFrame): boolean {
     if (this.#closeCode !== undefined) return false;
+    this.#idleTicks = 0;
     const socket = this.#socket;
     if (this.#queue === undefined) {
       if (socket.writableLength < this.#limits.sendBufferBytes) {
@@ -225,6 +228,11 @@ export class Connection {
     }
     this.#alive = false;
     this.ws.ping();
+  }
+
+  /** One idle check: after `ticks` checks with no frame sent, sends `beat` (the heartbeat frame). */
+  idleTick(ticks: number, beat: OutboundFrame): void {
+    if (++this.#idleTicks >= ticks) this.write(beat);
   }
 
   /** Closes with `code` (recorded for the disconnect metric, whatever the peer answers). */

@@ -56,6 +56,7 @@ async function run(env: RelayEnv): Promise<void> {
     registry,
     allowedOrigins: env.allowedOrigins,
     heartbeatMs: env.heartbeatSeconds * 1000,
+    heartbeatFrameMs: Math.round(env.heartbeatFrameSeconds * 1000),
     maxConnections: env.maxConnections,
     limits: {
       sendBufferBytes: env.sendBufferBytes,

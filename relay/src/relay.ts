@@ -4,7 +4,10 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import {
   CloseCode,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
   ErrorCode,
+  heartbeatFrame,
+  heartbeatIntervalProblem,
   isValidChannelName,
   parseJobUpdate,
   type ClientFrame,
@@ -36,7 +39,7 @@ import { Hub } from "./hub.ts";
 import { RelayMetrics, type DropReason } from "./metrics.ts";
 import { SnapshotShares } from "./snapshot-share.ts";
 import { ThrottledLog } from "./throttled-log.ts";
-import { jobFrame, type OutboundFrame } from "./wire.ts";
+import { jobFrame, textFrame, type OutboundFrame } from "./wire.ts";
 
 /** Options of {@link createRelay}. */
 export interface RelayOptions {
@@ -58,6 +61,12 @@ export interface RelayOptions {
   allowedOrigins?: readonly string[];
   /** Ping interval, ms; a connection missing one pong is closed with 4002. @default 30000 */
   heartbeatMs?: number;
+  /**
+   * Interval of the `heartbeat` frame, ms: a connection that was sent no other frame for this long
+   * gets `{"type":"heartbeat","interval":<ms>}`. An integer from 1 to 3600000.
+   * @default DEFAULT_HEARTBEAT_INTERVAL_MS (25000)
+   */
+  heartbeatFrameMs?: number;
   /** Per-connection limits. */
   limits?: Partial<ConnectionLimits>;
   /** Most open connections; more are closed with 1013. 0 = no limit. @default 0 */
@@ -111,6 +120,9 @@ const SNAPSHOT_STRAGGLER_MS = 2000;
 /** Most bytes of jobs in one `subscribed` frame; a larger snapshot goes out in several. */
 export const SNAPSHOT_PAGE_BYTES = 256 * 1024;
 
+/** Idle checks per heartbeat-frame interval. */
+const IDLE_TICKS = 4;
+
 /** Wait before a failed recovery read of a channel is tried again, ms. */
 const RECOVERY_RETRY_MS = 500;
 
@@ -163,6 +175,7 @@ class JobRelay implements Relay, ConnectionHost {
   readonly #connections = new Set<Connection>();
   readonly #wss: WebSocketServer;
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #idleCheck: NodeJS.Timeout;
   readonly #shares: SnapshotShares;
   /**
    * Per channel with local subscribers, the highest seq per job that every subscription of the
@@ -231,6 +244,19 @@ class JobRelay implements Relay, ConnectionHost {
       for (const connection of this.#connections) connection.heartbeat();
     }, heartbeatMs);
     this.#heartbeat.unref();
+    const frameMs = options.heartbeatFrameMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    const problem = heartbeatIntervalProblem(frameMs);
+    if (problem) throw new RangeError(`heartbeatFrameMs ${problem}`);
+    const beat = textFrame(JSON.stringify(heartbeatFrame(frameMs)));
+    // Checked every quarter interval: a connection idle for four checks, more than 3/4 and at most
+    // one interval, gets a heartbeat, so it never stays silent longer than the interval.
+    this.#idleCheck = setInterval(
+      () => {
+        for (const connection of this.#connections) connection.idleTick(IDLE_TICKS, beat);
+      },
+      Math.max(1, frameMs / IDLE_TICKS),
+    );
+    this.#idleCheck.unref();
   }
 
   get connectionCount(): number {
@@ -753,6 +779,7 @@ class JobRelay implements Relay, ConnectionHost {
   async close(): Promise<void> {
     this.#draining = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#idleCheck);
     for (const connection of this.#connections)
       connection.close(CloseCode.GoingAway, "relay shutting down");
     await this.#waitForAllClosed(1000);

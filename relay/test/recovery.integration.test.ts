@@ -2,50 +2,32 @@
 // after each one every subscriber ends holding every job's final state, published through the
 // state scripts while the relay was not subscribed.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, test } from "node:test";
+import { beforeEach, describe, test } from "node:test";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
-import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
-import { Redis } from "ioredis";
-import { connect, subscribed, type TestClient } from "./helpers/client.ts";
+import { waitFor } from "@jobchannel/testkit";
+import { subscribed, type TestClient } from "./helpers/client.ts";
 import { holdsAll } from "./helpers/holder.ts";
+import { processFixture } from "./helpers/process-fixture.ts";
 import { waitForReadiness } from "./helpers/readiness.ts";
-import { startRelayProcess, type RelayProcess } from "./helpers/relay-process.ts";
 
 const SUBSCRIBERS = 5;
 const JOBS = ["job-a", "job-b", "job-c"];
 /** Longest time from the final publish to every subscriber holding every final state, ms. */
 const BOUND_MS = 15_000;
 
-let redis: TestRedis;
-let publisher: Redis;
-let store: RedisJobStore;
-let relay: RelayProcess;
-const clients: TestClient[] = [];
+const fixture = processFixture({
+  RELAY_WATCHDOG_SECONDS: "0.2",
+  RELAY_WATCHDOG_TIMEOUT_SECONDS: "1",
+});
 let round = 0;
-
-before(async () => {
-  redis = await startRedis();
-  publisher = new Redis(redis.url, { maxRetriesPerRequest: null });
-  // Refused connections while Redis is down are expected; the commands wait for it.
-  publisher.on("error", () => {});
-  store = new RedisJobStore(publisher);
-  relay = await startRelayProcess({
-    REDIS_URL: redis.url,
-    RELAY_WATCHDOG_SECONDS: "0.2",
-    RELAY_WATCHDOG_TIMEOUT_SECONDS: "1",
-  });
-});
-
-after(async () => {
-  for (const c of clients) c.ws.terminate();
-  await relay.process.stop(2000);
-  publisher.disconnect();
-  await redis.stop();
-});
 
 beforeEach(() => {
   round++;
 });
+
+function store(): RedisJobStore {
+  return new RedisJobStore(fixture.publisher());
+}
 
 function channel(): string {
   return `recovery-${round}`;
@@ -55,13 +37,16 @@ function channel(): string {
 async function subscribers(): Promise<TestClient[]> {
   const mine: TestClient[] = [];
   for (let i = 0; i < SUBSCRIBERS; i++) {
-    const client = await connect(`${relay.url}?channels=${channel()}`);
-    clients.push(client);
+    const client = await fixture.open(`?channels=${channel()}`);
     mine.push(client);
     await subscribed(client, channel());
   }
   for (const jobId of JOBS) {
-    await store.publish(channel(), { jobId, status: "processing", progress: 40 }, DEFAULT_HISTORY);
+    await store().publish(
+      channel(),
+      { jobId, status: "processing", progress: 40 },
+      DEFAULT_HISTORY,
+    );
   }
   const processing = new Map(JOBS.map((j) => [j, "processing"]));
   await waitFor(() => mine.every((c) => holdsAll(c, channel(), processing)), {
@@ -73,7 +58,7 @@ async function subscribers(): Promise<TestClient[]> {
 function publishFinal(): Promise<unknown> {
   return Promise.all(
     JOBS.map((jobId) =>
-      store.publish(channel(), { jobId, status: "completed", progress: 100 }, DEFAULT_HISTORY),
+      store().publish(channel(), { jobId, status: "completed", progress: 100 }, DEFAULT_HISTORY),
     ),
   );
 }
@@ -95,11 +80,13 @@ async function finalStateReached(mine: TestClient[], since: number, what: string
 }
 
 async function recoveries(): Promise<number> {
-  return Number(/^jobchannel_relay_recoveries_total (\d+)/m.exec(await relay.metrics())?.[1] ?? 0);
+  return Number(
+    /^jobchannel_relay_recoveries_total (\d+)/m.exec(await fixture.relay().metrics())?.[1] ?? 0,
+  );
 }
 
 async function redisPid(): Promise<number> {
-  const info = await publisher.info("server");
+  const info = await fixture.publisher().info("server");
   return Number(/process_id:(\d+)/.exec(info)![1]);
 }
 
@@ -108,17 +95,19 @@ describe("recovery after a gap in the Redis subscription", () => {
     const mine = await subscribers();
     const before = await recoveries();
     // Persisted as a Redis with persistence would be, so job state and seq counters survive.
-    await publisher.save();
-    await redis.kill();
-    await waitForReadiness(relay.http, false, { what: "/readyz to fail with Redis down" });
+    await fixture.publisher().save();
+    await fixture.redis().kill();
+    await waitForReadiness(fixture.relay().http, false, {
+      what: "/readyz to fail with Redis down",
+    });
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    await redis.start();
+    await fixture.redis().start();
     await publishFinal();
     const since = Date.now();
-    const readyz = await (await fetch(`${relay.http}/readyz`)).json();
+    const readyz = await (await fetch(`${fixture.relay().http}/readyz`)).json();
     console.log(`# /readyz right after the final publish: ${JSON.stringify(readyz)}`);
     await finalStateReached(mine, since, "a Redis restart");
-    await waitForReadiness(relay.http, true, { what: "/readyz back", timeoutMs: 10_000 });
+    await waitForReadiness(fixture.relay().http, true, { what: "/readyz back", timeoutMs: 10_000 });
     assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
   });
 
@@ -129,7 +118,9 @@ describe("recovery after a gap in the Redis subscription", () => {
     process.kill(pid, "SIGSTOP");
     let published: Promise<unknown> | undefined;
     try {
-      await waitForReadiness(relay.http, false, { what: "/readyz to fail on the watchdog" });
+      await waitForReadiness(fixture.relay().http, false, {
+        what: "/readyz to fail on the watchdog",
+      });
       // Sent while Redis sleeps: it runs the scripts when it wakes, beside the relay's resubscribe.
       published = publishFinal();
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -139,14 +130,14 @@ describe("recovery after a gap in the Redis subscription", () => {
     await published;
     const since = Date.now();
     await finalStateReached(mine, since, "SIGSTOP and SIGCONT");
-    await waitForReadiness(relay.http, true, { what: "/readyz back", timeoutMs: 10_000 });
+    await waitForReadiness(fixture.relay().http, true, { what: "/readyz back", timeoutMs: 10_000 });
     assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
   });
 
   test("CLIENT KILL TYPE pubsub, the final update published at once", async () => {
     const mine = await subscribers();
     const before = await recoveries();
-    const killer = publisher.pipeline();
+    const killer = fixture.publisher().pipeline();
     killer.call("CLIENT", "KILL", "TYPE", "pubsub");
     await killer.exec();
     await publishFinal();

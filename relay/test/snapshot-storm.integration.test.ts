@@ -1,13 +1,12 @@
 // A reconnect storm on one jobchannel-relay process and a real redis-server: 1,000 clients of one
 // channel holding 1,000 retained jobs cost a few snapshot script calls, not one per client.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
-import { startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
-import { Redis } from "ioredis";
-import { connect, type TestClient } from "./helpers/client.ts";
+import { waitFor } from "@jobchannel/testkit";
+import type { TestClient } from "./helpers/client.ts";
 import { held } from "./helpers/holder.ts";
-import { startRelayProcess, type RelayProcess } from "./helpers/relay-process.ts";
+import { processFixture } from "./helpers/process-fixture.ts";
 
 const CLIENTS = 1000;
 const JOBS = 1000;
@@ -15,42 +14,22 @@ const CHANNEL = "storm";
 /** Most snapshot script calls the storm may cost on one relay. */
 const MAX_READS = 10;
 
-let redis: TestRedis;
-let publisher: Redis;
-let relay: RelayProcess;
-const clients: TestClient[] = [];
-
-before(async () => {
-  redis = await startRedis();
-  publisher = new Redis(redis.url);
-  relay = await startRelayProcess({ REDIS_URL: redis.url });
-});
-
-after(async () => {
-  for (const c of clients) c.ws.terminate();
-  await relay.process.stop(2000);
-  publisher.disconnect();
-  await redis.stop();
-});
+const { publisher, open } = processFixture();
 
 /** Calls of scripts Redis served since the last reset (EVALSHA, plus EVAL after a NOSCRIPT). */
 async function scriptCalls(): Promise<{ calls: number; lines: string[] }> {
-  const stats = await publisher.info("commandstats");
+  const stats = await publisher().info("commandstats");
   const lines = stats.split("\r\n").filter((l) => /^cmdstat_(evalsha|eval|fcall):/.test(l));
   const calls = lines.reduce((sum, l) => sum + Number(/calls=(\d+)/.exec(l)![1]), 0);
   return { calls, lines };
 }
 
-async function connectAll(): Promise<TestClient[]> {
-  const opened = await Promise.all(
-    Array.from({ length: CLIENTS }, () => connect(`${relay.url}?channels=${CHANNEL}`)),
-  );
-  clients.push(...opened);
-  return opened;
+function connectAll(): Promise<TestClient[]> {
+  return Promise.all(Array.from({ length: CLIENTS }, () => open(`?channels=${CHANNEL}`)));
 }
 
 test("1,000 clients reconnecting on one channel of 1,000 jobs cost a few snapshot reads", async () => {
-  const store = new RedisJobStore(publisher);
+  const store = new RedisJobStore(publisher());
   await Promise.all(
     Array.from({ length: JOBS }, (_, i) =>
       store.publish(
@@ -68,7 +47,7 @@ test("1,000 clients reconnecting on one channel of 1,000 jobs cost a few snapsho
   });
   for (const c of first) c.ws.terminate();
 
-  await publisher.config("RESETSTAT");
+  await publisher().config("RESETSTAT");
   const startedAt = Date.now();
   const again = await connectAll();
   await waitFor(() => again.every((c) => held(c, CHANNEL).size === JOBS), {
