@@ -4,6 +4,7 @@ import {
   CloseCode,
   ErrorCode,
   MAX_CHANNELS_PER_FRAME,
+  SERVER_FRAME_TYPES,
   channelNameProblem,
   parseServerFrame,
   shouldReconnect,
@@ -20,6 +21,7 @@ import {
 import { Emitter } from "./emitter.ts";
 import { ClientError, ClientErrorCode } from "./errors.ts";
 import { JobMap, mergeNewestFirst, type JobEntry } from "./job-map.ts";
+import { SilenceWatch, watchEnvironment } from "./liveness.ts";
 import { refreshDelay, tokenExpiry } from "./token.ts";
 import { connectUrl, resolveRelayUrl } from "./url.ts";
 
@@ -86,6 +88,11 @@ export interface ClientOptions {
   maxJobsPerChannel?: number;
   /** Connect on the first subscribe, without an explicit {@link JobChannelClient.connect}. @default true */
   autoConnect?: boolean;
+  /**
+   * A WebSocket that has neither opened nor failed after this many milliseconds is abandoned and
+   * retried with backoff. 0 = wait for the browser. @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 /** A closed connection, as the `close` event reports it. */
@@ -135,6 +142,10 @@ interface Channel {
 }
 
 const SOCKET_OPEN = 1;
+// What the `close` event reports for a connection the client gave up on itself: 1006 (closed
+// without a close frame) is what a browser reports for a connection that failed on its own.
+const CLOSE_ABNORMAL = 1006;
+const KNOWN_FRAME_TYPES: ReadonlySet<string> = new Set(SERVER_FRAME_TYPES);
 // setTimeout fires at once for delays past 2^31-1 ms; a token valid that long needs no timer yet.
 const MAX_TIMER_MS = 2_147_483_647;
 const MAX_COMBINED_VIEWS = 64;
@@ -180,6 +191,8 @@ export class JobChannelClient {
   readonly #backoff: ResolvedBackoff;
   readonly #maxJobs: number;
   readonly #autoConnect: boolean;
+  readonly #connectTimeoutMs: number;
+  readonly #silence = new SilenceWatch((silentMs) => this.#onSilent(silentMs));
   readonly #events = new Emitter<ClientEvents>();
   readonly #channels = new Map<string, Channel>();
   readonly #combined = new Map<
@@ -195,6 +208,8 @@ export class JobChannelClient {
   #ordinal = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #unwatchEnvironment: (() => void) | undefined;
   #token: string | undefined;
   #tokenProvider: TokenProvider | undefined;
   #tokenStale = false;
@@ -213,6 +228,7 @@ export class JobChannelClient {
     this.#backoff = resolveBackoff(options.backoff);
     this.#maxJobs = options.maxJobsPerChannel ?? 1000;
     this.#autoConnect = options.autoConnect ?? true;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   }
 
   /** The connection state. */
@@ -238,6 +254,17 @@ export class JobChannelClient {
     if (this.#wanted) return;
     this.#wanted = true;
     this.#attempt = 0;
+    this.#unwatchEnvironment ??= watchEnvironment({
+      online: () => this.#reconnectNow("the browser is back online"),
+      visible: (hiddenMs) => {
+        // A connection heard from lately is alive; any other may have died while the page slept.
+        if (
+          hiddenMs > this.#silence.timeoutMs &&
+          !(this.#state === "open" && this.#silence.recentlyHeard())
+        )
+          this.#reconnectNow(`the page was hidden for ${hiddenMs} ms`);
+      },
+    });
     this.#dial("connecting");
   }
 
@@ -245,6 +272,7 @@ export class JobChannelClient {
   close(): void {
     this.#wanted = false;
     this.#generation++;
+    this.#stopWatching();
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#refreshTimer);
     const socket = this.#socket;
@@ -429,6 +457,17 @@ export class JobChannelClient {
     socket.onclose = (event) => this.#onClose(socket, event.code, event.reason);
     // Every error event is followed by a close event, which is where the client acts.
     socket.onerror = () => {};
+    if (this.#connectTimeoutMs > 0) {
+      this.#connectTimer = setTimeout(
+        () =>
+          this.#abandon(
+            socket,
+            CLOSE_ABNORMAL,
+            `no answer from the relay within ${this.#connectTimeoutMs} ms`,
+          ),
+        this.#connectTimeoutMs,
+      );
+    }
   }
 
   async #currentToken(): Promise<string | undefined> {
@@ -456,17 +495,21 @@ export class JobChannelClient {
 
   #onOpen(socket: Socket, frameToken: string | undefined): void {
     if (socket !== this.#socket) return;
+    clearTimeout(this.#connectTimer);
     this.#openedAt = Date.now();
+    this.#silence.opened();
     if (frameToken !== undefined) this.#send({ type: "auth", token: frameToken });
     this.#sendChannels("subscribe", [...this.#channels.keys()]);
     this.#scheduleRefresh();
     this.#setState("open");
   }
 
-  #onClose(socket: Socket, code: number, reason: string): void {
+  #onClose(socket: Socket, code: number, reason: string, immediate = false): void {
     if (socket !== this.#socket) return;
     this.#socket = undefined;
     clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#connectTimer);
+    this.#silence.stop();
     const openFor = this.#openedAt === 0 ? 0 : Date.now() - this.#openedAt;
     this.#openedAt = 0;
     this.#markPending();
@@ -492,8 +535,48 @@ export class JobChannelClient {
       }
     }
     if (openFor >= this.#backoff.stableAfterMs) this.#attempt = 0;
-    const delay = this.#scheduleReconnect();
+    const delay = this.#scheduleReconnect(immediate);
     this.#events.emit("close", { code, reason, reconnectInMs: delay });
+  }
+
+  /**
+   * Gives up on a socket that may be dead without knowing it (silent, or never answering): closes
+   * it, and goes on at once as if it had closed with `code`. Its own close event, which a dead
+   * network may deliver only minutes later, is ignored.
+   */
+  #abandon(socket: Socket, code: number, reason: string, immediate = false): void {
+    if (socket !== this.#socket) return;
+    const open = socket.readyState === SOCKET_OPEN;
+    // Closing a socket that is still connecting fails it; a close code is for an open one, and
+    // 1006 may not be sent: the relay then sees a client leave normally (1000) to reconnect.
+    if (open) socket.close(code === CLOSE_ABNORMAL ? 1000 : code, reason.slice(0, 120));
+    else socket.close();
+    this.#onClose(socket, code, reason, immediate);
+  }
+
+  #onSilent(silentMs: number): void {
+    const socket = this.#socket;
+    if (socket) {
+      this.#abandon(
+        socket,
+        CloseCode.HeartbeatTimeout,
+        `no frame from the relay for ${silentMs} ms`,
+      );
+    }
+  }
+
+  /** Reconnects without waiting for backoff: the current connection may have died unnoticed. */
+  #reconnectNow(reason: string): void {
+    if (!this.#wanted) return;
+    if (this.#socket) this.#abandon(this.#socket, CLOSE_ABNORMAL, reason, true);
+    else if (this.#reconnectTimer !== undefined) this.#scheduleReconnect(true);
+  }
+
+  #stopWatching(): void {
+    this.#unwatchEnvironment?.();
+    this.#unwatchEnvironment = undefined;
+    this.#silence.stop();
+    clearTimeout(this.#connectTimer);
   }
 
   /** Stops after 4001 without a fresh token; `close` is the close event still to emit, if any. */
@@ -511,12 +594,14 @@ export class JobChannelClient {
 
   #giveUp(): void {
     this.#wanted = false;
+    this.#stopWatching();
     clearTimeout(this.#reconnectTimer);
     this.#setState("closed");
   }
 
-  #scheduleReconnect(): number {
-    const delay = backoffDelay(this.#attempt++, this.#backoff);
+  /** Schedules the next attempt after the backoff delay, or at once; returns the delay. */
+  #scheduleReconnect(immediate = false): number {
+    const delay = immediate ? 0 : backoffDelay(this.#attempt++, this.#backoff);
     clearTimeout(this.#reconnectTimer);
     this.#setState("reconnecting");
     this.#reconnectTimer = setTimeout(() => {
@@ -578,12 +663,15 @@ export class JobChannelClient {
   }
 
   #onMessage(data: unknown): void {
+    this.#silence.frame();
     if (typeof data !== "string") {
       this.#report(new ClientError(ClientErrorCode.InvalidFrame, "the relay sent a binary frame"));
       return;
     }
     const parsed = parseServerFrame(data);
     if (!parsed.ok) {
+      // A frame type newer than this client is ignored, so that relays can add frame types.
+      if (parsed.error.field === "type" && hasUnknownType(data)) return;
       this.#report(
         new ClientError(
           ClientErrorCode.InvalidFrame,
@@ -647,6 +735,20 @@ export class JobChannelClient {
         );
         return;
       }
+      case "heartbeat":
+        this.#silence.heartbeat(frame.interval);
+        return;
     }
+  }
+}
+
+/** True for a JSON object whose `type` is a string this client does not know. */
+function hasUnknownType(text: string): boolean {
+  try {
+    const type: unknown = (JSON.parse(text) as { type?: unknown } | null)?.type;
+    return typeof type === "string" && !KNOWN_FRAME_TYPES.has(type);
+  } catch {
+    // Not JSON: an invalid frame, not an unknown one.
+    return false;
   }
 }

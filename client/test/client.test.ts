@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { CLOSE_CODES } from "@jobchannel/protocol";
 import { nextEvent, waitFor } from "@jobchannel/testkit";
-import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import {
   ClientError,
@@ -11,6 +10,7 @@ import {
   type ClientOptions,
   type ConnectionState,
 } from "../src/index.ts";
+import { clientEvent } from "./helpers/client-events.ts";
 import { jwt, startFakeRelay, update, type FakeRelay } from "./helpers/fake-relay.ts";
 
 let relay: FakeRelay;
@@ -26,18 +26,6 @@ function makeClient(options: ClientOptions = {}): JobChannelClient {
   });
   clients.push(client);
   return client;
-}
-
-/** Resolves when the client next emits `event` satisfying `filter`. */
-function clientEvent<A extends unknown[]>(
-  client: JobChannelClient,
-  event: "state" | "jobs" | "error" | "close",
-  filter: (...args: A) => boolean = () => true,
-  timeoutMs = 5000,
-): Promise<A> {
-  const bridge = new EventEmitter();
-  const off = client.on(event, (...args: unknown[]) => bridge.emit("event", ...args));
-  return nextEvent<A>(bridge, "event", filter, timeoutMs).finally(off);
 }
 
 async function connected(client: JobChannelClient, channels: string[] = ["file-upload"]) {
