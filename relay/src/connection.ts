@@ -172,11 +172,23 @@ export class Connection {
     this.#identity = identity;
     clearTimeout(this.#expiry);
     this.#expiry = undefined;
-    if (identity.expiresAt !== undefined) {
-      const delay = Math.min(Math.max(identity.expiresAt - Date.now(), 0), MAX_TIMER_MS);
-      this.#expiry = setTimeout(() => this.close(CloseCode.TokenExpired, "token expired"), delay);
-      this.#expiry.unref();
-    }
+    if (identity.expiresAt !== undefined) this.#expireAt(identity.expiresAt);
+  }
+
+  /**
+   * Closes with 4001 at `expiresAt`. Node fires a timer longer than 2^31 - 1 ms at once, so a
+   * later expiry waits in steps of at most that.
+   */
+  #expireAt(expiresAt: number): void {
+    const delay = Math.max(expiresAt - Date.now(), 0);
+    this.#expiry = setTimeout(
+      () =>
+        delay > MAX_TIMER_MS
+          ? this.#expireAt(expiresAt)
+          : this.close(CloseCode.TokenExpired, "token expired"),
+      Math.min(delay, MAX_TIMER_MS),
+    );
+    this.#expiry.unref();
   }
 
   /**

@@ -1,4 +1,5 @@
 // Prometheus metrics of the relay (design section 8), with per-channel children cached off the hot path.
+import { CLOSE_CODES } from "@jobchannel/protocol";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
@@ -11,6 +12,34 @@ export const FANOUT_LATENCY_BUCKETS: readonly number[] = [
 
 /** Most distinct `channel` label values; the rest are counted under `_other`. @default 1000 */
 export const MAX_CHANNEL_LABELS = 1000;
+
+/**
+ * Close codes counted under their own `code` label value: the protocol's, and the standard ones a
+ * connection ends with (RFC 6455 section 7.4.1, and 1005 and 1006 that ws reports for a close
+ * without a code and a connection cut without a close). A peer may send any code from 1000 to
+ * 4999; the others count under {@link OTHER_CLOSE_CODE}, so a client cannot grow the label set.
+ */
+export const KNOWN_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1000,
+  1001,
+  1002,
+  1003,
+  1005,
+  1006,
+  1007,
+  1008,
+  1009,
+  1010,
+  1011,
+  1012,
+  1013,
+  1014,
+  1015,
+  ...CLOSE_CODES.map((c) => c.code),
+]);
+
+/** The `code` label value of every close code outside {@link KNOWN_CLOSE_CODES}. */
+export const OTHER_CLOSE_CODE = "other";
 
 /** Why an update was not delivered, the `reason` label of the dropped counter. */
 export type DropReason =
@@ -123,6 +152,11 @@ export class RelayMetrics {
     };
     this.#channels.set(label, children);
     return children;
+  }
+
+  /** Counts a closed connection by its close code (bucketed, see {@link KNOWN_CLOSE_CODES}). */
+  disconnect(code: number): void {
+    this.disconnects.labels(KNOWN_CLOSE_CODES.has(code) ? String(code) : OTHER_CLOSE_CODE).inc();
   }
 
   drop(reason: DropReason, n = 1): void {

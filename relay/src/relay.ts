@@ -368,6 +368,9 @@ class JobRelay implements Relay, ConnectionHost {
   }
 
   #subscribe(connection: Connection, channels: readonly string[]): void {
+    // Frames queued behind a token check run after it, when the connection may be gone: a
+    // subscription made then would outlive it in the hub.
+    if (!connection.open) return;
     const policy = this.#policy;
     for (const channel of channels) {
       if (!isValidChannelName(channel)) {
@@ -726,7 +729,7 @@ class JobRelay implements Relay, ConnectionHost {
     if (!this.#connections.delete(connection)) return;
     for (const subscription of [...connection.subscriptions.values()]) this.#drop(subscription);
     this.metrics.connections.dec();
-    this.metrics.disconnects.labels(String(code)).inc();
+    this.metrics.disconnect(code);
     this.#log.debug({ code }, "connection closed");
     if (this.#connections.size === 0) this.#allClosed?.();
   }

@@ -1,18 +1,14 @@
 // Snapshots on the in-memory broker: no second read for a channel already held, an error frame
 // for a failed or slow read, and pages that let large histories through without a 4000.
 import assert from "node:assert/strict";
-import type { Server } from "node:http";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { JobUpdate } from "@jobchannel/protocol";
-import { DEFAULT_HISTORY, MemoryBus, MemoryJobStore, type JobStore } from "@jobchannel/state";
+import { DEFAULT_HISTORY, MemoryJobStore, type JobStore, type MemoryBus } from "@jobchannel/state";
 import { waitFor } from "@jobchannel/testkit";
-import pino from "pino";
-import { Registry } from "prom-client";
-import { createMemoryBroker } from "../src/broker-memory.ts";
 import type { ConnectionLimits } from "../src/connection.ts";
-import { createRelay, SNAPSHOT_PAGE_BYTES, type Relay } from "../src/relay.ts";
-import { startRelayServer } from "../src/server.ts";
-import { connect, subscribed, type Frame, type TestClient } from "./helpers/client.ts";
+import { SNAPSHOT_PAGE_BYTES } from "../src/relay.ts";
+import { memoryRelays } from "./helpers/memory-relay.ts";
+import { subscribed, type Frame, type TestClient } from "./helpers/client.ts";
 import { held } from "./helpers/holder.ts";
 
 /** A store that counts snapshot reads and can be told to fail or hang them. */
@@ -35,41 +31,17 @@ class CountingStore implements JobStore {
   }
 }
 
-const running: { relay: Relay; server: Server }[] = [];
-const clients: TestClient[] = [];
-
-after(async () => {
-  for (const c of clients) c.ws.terminate();
-  for (const { relay, server } of running) {
-    await relay.close();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
+const startRelay = memoryRelays();
 
 async function start(
   limits: Partial<ConnectionLimits> = {},
 ): Promise<{ store: CountingStore; open(query?: string): Promise<TestClient> }> {
-  const bus = new MemoryBus();
-  const store = new CountingStore(bus);
-  const registry = new Registry();
-  const relay = createRelay({
-    broker: createMemoryBroker(bus),
-    store,
-    registry,
-    logger: pino({ level: "silent" }),
-    snapshotTimeoutMs: 200,
-    limits,
+  let store: CountingStore | undefined;
+  const { open } = await startRelay({ snapshotTimeoutMs: 200, limits }, (bus: MemoryBus) => {
+    store = new CountingStore(bus);
+    return store;
   });
-  const { server, port } = await startRelayServer({ relay, registry, port: 0, host: "127.0.0.1" });
-  running.push({ relay, server });
-  return {
-    store,
-    async open(query = "") {
-      const client = await connect(`ws://127.0.0.1:${port}/ws${query}`);
-      clients.push(client);
-      return client;
-    },
-  };
+  return { store: store!, open };
 }
 
 function frames(client: TestClient, type: string, channel: string): Frame[] {
