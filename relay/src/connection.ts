@@ -92,8 +92,11 @@ function onClose(this: WebSocket, code: number): void {
 export class Subscription implements HubMember<OutboundFrame> {
   readonly connection: Connection;
   readonly channel: string;
-  /** Live frames held while the snapshot is read; null once the subscription is live. */
-  pending: OutboundFrame[] | null = [];
+  /**
+   * Live frames held while the snapshot is read and sent, collapsed like a slow client's queue and
+   * bounded by the same limit; null once the subscription is live.
+   */
+  pending: SendQueue | null = new SendQueue();
   /**
    * The snapshot's seq per job, kept a short while after it was sent: a live update already in the
    * snapshot may still arrive late (it travels on another Redis connection), and is skipped.
@@ -107,7 +110,7 @@ export class Subscription implements HubMember<OutboundFrame> {
 
   deliver(frame: OutboundFrame): boolean {
     if (this.pending !== null) {
-      this.pending.push(frame);
+      this.connection.hold(this.pending, frame);
       return false;
     }
     if (
@@ -208,12 +211,20 @@ export class Connection {
       this.#queue = new SendQueue();
       this.#waitForRoom();
     }
-    if (this.#queue.push(frame)) this.#host.onDrop("collapsed", 1);
-    if (this.#queue.bytes > this.#limits.sendQueueLimitBytes) {
-      this.#host.onDrop("slow_consumer", this.#queue.length);
+    this.hold(this.#queue, frame);
+    return false;
+  }
+
+  /**
+   * Queues a frame that cannot be written yet (the socket is backed up, or a snapshot is on its
+   * way): collapsed by job, and past the queue limit the client is closed with 4000.
+   */
+  hold(queue: SendQueue, frame: OutboundFrame): void {
+    if (queue.push(frame)) this.#host.onDrop("collapsed", 1);
+    if (queue.bytes > this.#limits.sendQueueLimitBytes) {
+      this.#host.onDrop("slow_consumer", queue.length);
       this.close(CloseCode.SlowConsumer, "slow consumer");
     }
-    return false;
   }
 
   /** Sends a control frame (JSON text) in order with the updates. */

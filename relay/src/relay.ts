@@ -460,7 +460,7 @@ class JobRelay implements Relay, ConnectionHost {
     const seqs = new Map<string, number>();
     for (const job of visible) if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
     if (!(await this.#sendPages(connection, channel, visible, current))) return;
-    const held = subscription.pending ?? [];
+    const held = subscription.pending;
     subscription.pending = null;
     if (seqs.size > 0) {
       subscription.floor = seqs;
@@ -469,7 +469,7 @@ class JobRelay implements Relay, ConnectionHost {
       }, SNAPSHOT_STRAGGLER_MS).unref();
     }
     let written = 0;
-    for (const frame of held) if (subscription.deliver(frame)) written++;
+    while (held !== null && held.length > 0) if (subscription.deliver(held.shift()!)) written++;
     if (written > 0) this.metrics.channel(channel).delivered.inc(written);
   }
 
@@ -718,7 +718,10 @@ class JobRelay implements Relay, ConnectionHost {
   // ---- connection events ----
 
   onDeferredWrite(frame: OutboundFrame): void {
-    this.metrics.channel(frame.channel!).delivered.inc();
+    const channel = this.metrics.channel(frame.channel!);
+    channel.delivered.inc();
+    // A slow client's update reaches its socket late: that delay is fan-out latency too.
+    channel.latency.observe(Math.max(0, Date.now() - frame.timestamp) / 1000);
   }
 
   onDrop(reason: DropReason, count: number): void {
