@@ -13,6 +13,7 @@ import { ANONYMOUS, type Identity } from "./auth.ts";
 import type { RelayErrorCode } from "./errors.ts";
 import type { HubMember } from "./hub.ts";
 import type { DropReason } from "./metrics.ts";
+import { RawSocket } from "./raw-socket.ts";
 import { SendQueue } from "./send-queue.ts";
 import { textFrame, type OutboundFrame } from "./wire.ts";
 
@@ -49,7 +50,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // Sockets written to in this turn of the event loop stay corked until it ends, so the frames of
 // a burst of updates leave in one write per socket. `turn` tells a connection whether its cork
 // belongs to the current turn.
-const corked: Duplex[] = [];
+const corked: RawSocket[] = [];
 let turn = 0;
 let uncorkScheduled = false;
 function uncorkAll(): void {
@@ -132,7 +133,7 @@ export class Connection {
   /** The last snapshot page send in line: pages of all its channels go out one at a time. */
   pager: Promise<void> = Promise.resolve();
   #flushed: (() => void)[] = [];
-  readonly #socket: Duplex;
+  readonly #socket: RawSocket;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
   #identity: Identity = ANONYMOUS;
@@ -151,7 +152,7 @@ export class Connection {
   /** Wraps an open ws; `socket` is the raw socket ws runs on, written to directly. */
   constructor(ws: RelaySocket, socket: Duplex, host: ConnectionHost, limits: ConnectionLimits) {
     this.ws = ws;
-    this.#socket = socket;
+    this.#socket = new RawSocket(ws, socket);
     this.#host = host;
     this.#limits = limits;
     this.#tokens = limits.rateLimitBurst;
@@ -203,10 +204,9 @@ export class Connection {
     this.#idleTicks = 0;
     const socket = this.#socket;
     if (this.#queue === undefined) {
-      if (socket.writableLength < this.#limits.sendBufferBytes) {
+      if (socket.backlog < this.#limits.sendBufferBytes) {
         if (this.#corkedTurn !== turn) this.#cork();
-        socket.write(frame.bytes);
-        return true;
+        return socket.write(frame.bytes);
       }
       this.#queue = new SendQueue();
       this.#waitForRoom();
@@ -298,7 +298,7 @@ export class Connection {
     // Bound only for connections that ever queue: most never do.
     const flush = (this.#flushBound ??= () => this.#flush());
     // Below the socket's own high-water mark no "drain" comes: look again shortly, without spinning.
-    if (this.#socket.writableNeedDrain) this.#socket.once("drain", flush);
+    if (this.#socket.needsDrain) this.#socket.onceDrain(flush);
     else setTimeout(flush, 1);
   }
 
@@ -307,12 +307,17 @@ export class Connection {
     if (queue === undefined || this.#closeCode !== undefined) return;
     const socket = this.#socket;
     socket.cork();
-    while (queue.length > 0 && socket.writableLength < this.#limits.sendBufferBytes) {
+    while (queue.length > 0 && socket.backlog < this.#limits.sendBufferBytes) {
       const frame = queue.shift()!;
-      socket.write(frame.bytes);
+      if (!socket.write(frame.bytes)) break;
       if (frame.channel !== undefined) this.#host.onDeferredWrite(frame);
     }
     socket.uncork();
+    if (!socket.open) {
+      this.#queue = undefined;
+      this.#wakeFlushed();
+      return;
+    }
     if (queue.length > 0) return this.#waitForRoom();
     this.#queue = undefined;
     this.#wakeFlushed();
