@@ -1,5 +1,6 @@
 // The relay: accepts WebSocket upgrades, runs subscribe/unsubscribe/auth, turns broker messages
-// into frames fanned out through the hub, applies channel-config changes live, and drains.
+// into frames fanned out through the hub, recovers subscriptions after a gap in the broker
+// subscription, applies channel-config changes live, and drains.
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import {
@@ -35,8 +36,11 @@ import {
   type ConnectionLimits,
 } from "./connection.ts";
 import { RelayErrorCode } from "./errors.ts";
+import { closeInBatches } from "./drain.ts";
 import { Hub } from "./hub.ts";
 import { RelayMetrics, type DropReason } from "./metrics.ts";
+import { SeenSeqs } from "./seen-seqs.ts";
+import { sendPages, snapshotPages } from "./snapshot-pages.ts";
 import { SnapshotShares } from "./snapshot-share.ts";
 import { ThrottledLog } from "./throttled-log.ts";
 import { jobFrame, textFrame, type OutboundFrame } from "./wire.ts";
@@ -117,9 +121,6 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 256;
 /** How long live updates already contained in a snapshot are still recognised and skipped, ms. */
 const SNAPSHOT_STRAGGLER_MS = 2000;
 
-/** Most bytes of jobs in one `subscribed` frame; a larger snapshot goes out in several. */
-export const SNAPSHOT_PAGE_BYTES = 256 * 1024;
-
 /** Idle checks per heartbeat-frame interval. */
 const IDLE_TICKS = 4;
 
@@ -143,12 +144,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-function noop(): void {}
-
-/** A `subscribed` frame from jobs already serialized. */
-function subscribedFrame(channel: string, jobs: readonly (JobUpdate | string)[]): string {
-  const texts = jobs.map((job) => (typeof job === "string" ? job : JSON.stringify(job)));
-  return `{"type":"subscribed","channel":${JSON.stringify(channel)},"jobs":[${texts.join(",")}]}`;
+/** Jobs remembered per channel for recoveries: twice the retained jobs, and some room. */
+function seenLimit(settings: ChannelSettings): number {
+  return 2 * settings.history.maxJobs + 64;
 }
 
 function requestUrl(req: IncomingMessage): URL | undefined {
@@ -178,11 +176,10 @@ class JobRelay implements Relay, ConnectionHost {
   readonly #idleCheck: NodeJS.Timeout;
   readonly #shares: SnapshotShares;
   /**
-   * Per channel with local subscribers, the highest seq per job that every subscription of the
-   * channel has been handed (live, or by a recovery or a clean snapshot): after a gap, a recovery
-   * sends each job whose stored seq is higher.
+   * Per channel with local subscribers, what every subscription was handed (live, or by a
+   * recovery or a clean snapshot): after a gap, a recovery sends each job stored newer.
    */
-  readonly #seen = new Map<string, Map<string, number>>();
+  readonly #seen = new SeenSeqs();
   #policy: ChannelPolicy | undefined;
   #brokerUp = false;
   /** Bumped each time the broker subscription stops being verified live (a possible gap). */
@@ -396,7 +393,7 @@ class JobRelay implements Relay, ConnectionHost {
       if (connection.subscriptions.has(channel)) {
         // Already held: live, or its snapshot is on its way. Either way, no second read.
         if (connection.subscriptions.get(channel)!.pending === null) {
-          connection.sendText(subscribedFrame(channel, []));
+          connection.sendText(snapshotPages(channel, [])[0]!);
         }
         continue;
       }
@@ -450,7 +447,7 @@ class JobRelay implements Relay, ConnectionHost {
     // A read issued on a live subscription with no gap since: every older subscription of the
     // channel already holds these states, so a recovery need not send them again.
     if (issuedLive && epoch === this.#epoch && this.#recoveredEpoch === epoch) {
-      for (const job of jobs) if (job.seq !== undefined) this.#noteSeen(channel, job, settings);
+      for (const job of jobs) this.#seen.note(channel, job, seenLimit(settings));
     }
     const visibleTo = (this.#policy?.get(channel) ?? settings).visibility;
     // Copies: a store may hand out the objects it keeps (the in-memory one does).
@@ -459,7 +456,7 @@ class JobRelay implements Relay, ConnectionHost {
     ).map((job) => ({ ...job, channel }));
     const seqs = new Map<string, number>();
     for (const job of visible) if (job.seq !== undefined) seqs.set(job.jobId, job.seq);
-    if (!(await this.#sendPages(connection, channel, visible, current))) return;
+    if (!(await sendPages(connection, snapshotPages(channel, visible), current))) return;
     const held = subscription.pending;
     subscription.pending = null;
     if (seqs.size > 0) {
@@ -471,43 +468,6 @@ class JobRelay implements Relay, ConnectionHost {
     let written = 0;
     while (held !== null && held.length > 0) if (subscription.deliver(held.shift()!)) written++;
     if (written > 0) this.metrics.channel(channel).delivered.inc(written);
-  }
-
-  /**
-   * Sends a snapshot as `subscribed` frames of at most {@link SNAPSHOT_PAGE_BYTES} of jobs each
-   * (one job more when a single job is larger), oldest first. A page waits until the connection's
-   * own queue is empty, and pages of one connection go one at a time across its channels, so a
-   * large snapshot never fills the queue up to the slow-consumer limit. False when the
-   * subscription ended meanwhile.
-   */
-  async #sendPages(
-    connection: Connection,
-    channel: string,
-    jobs: readonly JobUpdate[],
-    current: () => boolean,
-  ): Promise<boolean> {
-    const pages: string[][] = [[]];
-    let bytes = 0;
-    for (const job of jobs) {
-      const text = JSON.stringify(job);
-      const size = Buffer.byteLength(text) + 1;
-      if (bytes > 0 && bytes + size > SNAPSHOT_PAGE_BYTES) {
-        pages.push([]);
-        bytes = 0;
-      }
-      pages.at(-1)!.push(text);
-      bytes += size;
-    }
-    const turn = connection.pager.then(async () => {
-      for (const [i, page] of pages.entries()) {
-        if (i > 0) await connection.flushed();
-        if (!current() || !connection.open) return false;
-        connection.sendText(subscribedFrame(channel, page));
-      }
-      return true;
-    });
-    connection.pager = turn.then(noop, noop);
-    return turn;
   }
 
   #readSnapshot(channel: string): Promise<JobUpdate[]> {
@@ -542,7 +502,7 @@ class JobRelay implements Relay, ConnectionHost {
     }
     if (!this.#hub.has(channel)) {
       this.#shares.forget(channel);
-      this.#seen.delete(channel);
+      this.#seen.forget(channel);
     }
   }
 
@@ -637,18 +597,9 @@ class JobRelay implements Relay, ConnectionHost {
     // Only stored states go into shared snapshots: an update without seq has no snapshot entry.
     if (update.seq !== undefined) {
       this.#shares.record(channel, update, frame.bytes.length);
-      this.#noteSeen(channel, update, settings);
+      this.#seen.note(channel, update, seenLimit(settings));
     }
     return written;
-  }
-
-  #noteSeen(channel: string, job: JobUpdate, settings: ChannelSettings): void {
-    let seen = this.#seen.get(channel);
-    if (!seen) this.#seen.set(channel, (seen = new Map()));
-    if (job.seq! <= (seen.get(job.jobId) ?? 0)) return;
-    seen.set(job.jobId, job.seq!);
-    // Bounded: a forgotten job costs at most one repeated frame after a gap.
-    if (seen.size > 2 * settings.history.maxJobs + 64) seen.delete(seen.keys().next().value!);
   }
 
   // ---- gaps in the broker subscription ----
@@ -681,9 +632,8 @@ class JobRelay implements Relay, ConnectionHost {
           try {
             const jobs = await this.#shares.join(channel).jobs;
             if (this.#epoch !== epoch) return;
-            const seen = this.#seen.get(channel);
             for (const job of jobs) {
-              if (job.seq === undefined || job.seq <= (seen?.get(job.jobId) ?? 0)) continue;
+              if (!this.#seen.newer(channel, job)) continue;
               this.#fanOut(channel, settings, { ...job, channel });
               sent++;
             }
@@ -744,25 +694,9 @@ class JobRelay implements Relay, ConnectionHost {
     const connections = [...this.#connections];
     if (connections.length === 0) return;
     this.#log.info({ connections: connections.length, windowMs: ms }, "draining");
-    // Shuffled, then closed in batches spread over the window with jitter, so clients do not
-    // all reconnect to the other replicas at the same instant.
-    for (let i = connections.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [connections[i], connections[j]] = [connections[j]!, connections[i]!];
-    }
-    const batches = Math.max(1, Math.min(connections.length, Math.ceil(ms / 100)));
-    const slot = ms / batches;
-    const timers: NodeJS.Timeout[] = [];
-    for (let b = 0; b < batches; b++) {
-      const batch = connections.filter((_, i) => i % batches === b);
-      const at = b * slot + Math.random() * slot * 0.5;
-      timers.push(
-        setTimeout(
-          () => batch.forEach((c) => c.close(CloseCode.GoingAway, "relay shutting down")),
-          at,
-        ),
-      );
-    }
+    const timers = closeInBatches(connections, ms, (c) =>
+      c.close(CloseCode.GoingAway, "relay shutting down"),
+    );
     await this.#waitForAllClosed(ms + 5000);
     timers.forEach(clearTimeout);
   }

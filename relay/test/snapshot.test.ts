@@ -6,7 +6,7 @@ import type { JobUpdate } from "@jobchannel/protocol";
 import { DEFAULT_HISTORY, MemoryJobStore, type JobStore, type MemoryBus } from "@jobchannel/state";
 import { waitFor } from "@jobchannel/testkit";
 import type { ConnectionLimits } from "../src/connection.ts";
-import { SNAPSHOT_PAGE_BYTES } from "../src/relay.ts";
+import { SNAPSHOT_PAGE_BYTES } from "../src/snapshot-pages.ts";
 import { memoryRelays } from "./helpers/memory-relay.ts";
 import { subscribed, type Frame, type TestClient } from "./helpers/client.ts";
 import { held } from "./helpers/holder.ts";
