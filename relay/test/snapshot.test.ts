@@ -11,11 +11,18 @@ import { memoryRelays } from "./helpers/memory-relay.ts";
 import { subscribed, type Frame, type TestClient } from "./helpers/client.ts";
 import { held } from "./helpers/holder.ts";
 
-/** A store that counts snapshot reads and can be told to fail or hang them. */
+/** A store that counts snapshot reads and can be told to fail, hang or hold them. */
 class CountingStore implements JobStore {
   readonly inner: MemoryJobStore;
   reads = 0;
-  mode: "normal" | "fail" | "hang" = "normal";
+  mode: "normal" | "fail" | "hang" | "gate" = "normal";
+  /** Reads held in "gate" mode, answered by {@link open}. */
+  readonly #gated: (() => void)[] = [];
+
+  /** Answers the reads held in "gate" mode. */
+  open(): void {
+    for (const release of this.#gated.splice(0)) release();
+  }
 
   constructor(bus: MemoryBus) {
     this.inner = new MemoryJobStore(bus);
@@ -27,6 +34,11 @@ class CountingStore implements JobStore {
     this.reads++;
     if (this.mode === "fail") return Promise.reject(new Error("store down"));
     if (this.mode === "hang") return new Promise(() => {});
+    if (this.mode === "gate") {
+      return new Promise<void>((resolve) => this.#gated.push(resolve)).then(() =>
+        this.inner.snapshot(channel, history),
+      );
+    }
     return this.inner.snapshot(channel, history);
   }
 }
@@ -67,6 +79,25 @@ describe("snapshots", () => {
       Array.from({ length: 15 }, () => []),
     );
     assert.equal(held(client, "held").get("j1")?.status, "processing");
+  });
+
+  test("answers a subscribe repeated while its snapshot is read with that snapshot only", async () => {
+    const { store, open } = await start();
+    await store.publish("waiting", { jobId: "j1", status: "processing" }, DEFAULT_HISTORY);
+    store.mode = "gate";
+    const client = await open("?channels=waiting");
+    await waitFor(() => store.reads === 1, { what: "the read issued" });
+    for (let i = 0; i < 5; i++) client.send({ type: "subscribe", channels: ["waiting"] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    store.open();
+    const snapshot = await subscribed(client, "waiting");
+    assert.deepEqual(
+      (snapshot.jobs as JobUpdate[]).map((j) => j.jobId),
+      ["j1"],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(store.reads, 1);
+    assert.equal(frames(client, "subscribed", "waiting").length, 1);
   });
 
   test("answers a failed read with snapshot_unavailable and no subscription", async () => {
