@@ -19,10 +19,10 @@ import {
   type ResolvedBackoff,
 } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
+import { Credentials, type TokenProvider } from "./credentials.ts";
 import { ClientError, ClientErrorCode } from "./errors.ts";
 import { JobMap, mergeNewestFirst, type JobEntry } from "./job-map.ts";
 import { SilenceWatch, watchEnvironment } from "./liveness.ts";
-import { refreshDelay, tokenExpiry } from "./token.ts";
 import { connectUrl, resolveRelayUrl } from "./url.ts";
 
 /**
@@ -47,8 +47,7 @@ export interface ChannelInfo {
   readonly reason: string | undefined;
 }
 
-/** Returns the current token, or nothing for an anonymous connection. */
-export type TokenProvider = () => string | null | undefined | Promise<string | null | undefined>;
+export type { TokenProvider } from "./credentials.ts";
 
 /**
  * Any WHATWG-compatible WebSocket class: the browser's, Node's global one, or the `ws` package's.
@@ -186,7 +185,6 @@ function channelList(channels: string | readonly string[]): string[] {
 export class JobChannelClient {
   readonly #url: string | undefined;
   readonly #sendTokenAs: "query" | "frame";
-  readonly #refreshMarginMs: number;
   readonly #WebSocket: WebSocketConstructor | undefined;
   readonly #backoff: ResolvedBackoff;
   readonly #maxJobs: number;
@@ -210,20 +208,17 @@ export class JobChannelClient {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #unwatchEnvironment: (() => void) | undefined;
-  #token: string | undefined;
-  #tokenProvider: TokenProvider | undefined;
-  #tokenStale = false;
-  // Set by close 4001: the token the relay refused as expired. Getting it (or none) back from the
-  // provider means no fresh token is to be had, and reconnecting would only be refused again.
-  #expiredToken: { token: string | undefined } | undefined;
+  readonly #credentials: Credentials;
   #lastError: ClientError | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.#url = options.url;
-    this.#token = options.token;
-    this.#tokenProvider = options.getToken;
+    this.#credentials = new Credentials(
+      options.token,
+      options.getToken,
+      options.refreshMarginMs ?? 30_000,
+    );
     this.#sendTokenAs = options.sendTokenAs ?? "query";
-    this.#refreshMarginMs = options.refreshMarginMs ?? 30_000;
     this.#WebSocket = options.WebSocket;
     this.#backoff = resolveBackoff(options.backoff);
     this.#maxJobs = options.maxJobsPerChannel ?? 1000;
@@ -366,12 +361,10 @@ export class JobChannelClient {
 
   /** Replaces the token; on an open connection it is sent at once in an `auth` frame. */
   setToken(token: string | undefined): void {
-    if (token === this.#token) return;
-    this.#token = token;
-    this.#tokenStale = false;
-    if (this.#expiredToken && token !== undefined) {
+    const stoppedOnExpiry = this.#credentials.expired;
+    if (!this.#credentials.set(token)) return;
+    if (stoppedOnExpiry && token !== undefined) {
       // Stopped on an expired token: this one may be accepted.
-      this.#expiredToken = undefined;
       this.connect();
       return;
     }
@@ -383,7 +376,7 @@ export class JobChannelClient {
 
   /** Replaces the token provider used from the next refresh or connection on. */
   setTokenProvider(getToken: TokenProvider | undefined): void {
-    this.#tokenProvider = getToken;
+    this.#credentials.setProvider(getToken);
   }
 
   #setState(state: ConnectionState): void {
@@ -428,7 +421,7 @@ export class JobChannelClient {
     }
     let token: string | undefined;
     try {
-      token = await this.#currentToken();
+      token = await this.#credentials.current();
     } catch (cause) {
       if (generation !== this.#generation) return;
       this.#report(
@@ -440,12 +433,10 @@ export class JobChannelClient {
       return;
     }
     if (generation !== this.#generation) return;
-    if (this.#expiredToken) {
-      if (token === undefined || token === this.#expiredToken.token) {
-        this.#stopOnExpiredToken("getToken() returned " + (token ? "the same token" : "none"));
-        return;
-      }
-      this.#expiredToken = undefined;
+    const noFresher = this.#credentials.noFresher(token);
+    if (noFresher !== undefined) {
+      this.#stopOnExpiredToken(noFresher);
+      return;
     }
     const viaFrame = this.#sendTokenAs === "frame";
     const socket = new WebSocketClass(connectUrl(base, viaFrame ? undefined : token)) as Socket;
@@ -468,29 +459,6 @@ export class JobChannelClient {
         this.#connectTimeoutMs,
       );
     }
-  }
-
-  async #currentToken(): Promise<string | undefined> {
-    const provider = this.#tokenProvider;
-    if (!provider) return this.#token;
-    const expiresAt = this.#token === undefined ? undefined : tokenExpiry(this.#token);
-    const due =
-      this.#token === undefined ||
-      this.#tokenStale ||
-      this.#expiredToken !== undefined ||
-      (expiresAt !== undefined && expiresAt - this.#refreshMarginMs <= Date.now());
-    if (!due) return this.#token;
-    const token = await provider();
-    if (
-      token !== undefined &&
-      token !== null &&
-      (typeof token !== "string" || token.length === 0)
-    ) {
-      throw new TypeError("getToken must return a non-empty string, null or undefined");
-    }
-    this.#token = token ?? undefined;
-    this.#tokenStale = false;
-    return this.#token;
   }
 
   #onOpen(socket: Socket, frameToken: string | undefined): void {
@@ -528,8 +496,8 @@ export class JobChannelClient {
       return;
     }
     if (code === CloseCode.TokenExpired) {
-      this.#expiredToken = { token: this.#token };
-      if (!this.#tokenProvider) {
+      this.#credentials.refuse();
+      if (!this.#credentials.hasProvider) {
         this.#stopOnExpiredToken("the token is fixed", { code, reason, reconnectInMs: undefined });
         return;
       }
@@ -613,20 +581,17 @@ export class JobChannelClient {
 
   #scheduleRefresh(): void {
     clearTimeout(this.#refreshTimer);
-    if (!this.#tokenProvider || this.#token === undefined) return;
-    const expiresAt = tokenExpiry(this.#token);
-    if (expiresAt === undefined) return;
-    const delay = refreshDelay(expiresAt, Date.now(), this.#refreshMarginMs);
-    if (delay > MAX_TIMER_MS) return;
+    const delay = this.#credentials.refreshInMs();
+    if (delay === undefined || delay > MAX_TIMER_MS) return;
     this.#refreshTimer = setTimeout(() => void this.#refresh(), delay);
   }
 
   async #refresh(): Promise<void> {
     const socket = this.#socket;
-    this.#tokenStale = true;
+    this.#credentials.markStale();
     let token: string | undefined;
     try {
-      token = await this.#currentToken();
+      token = await this.#credentials.current();
     } catch (cause) {
       // The relay will close with 4001 when the old token expires; the reconnect asks again.
       this.#report(
