@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
+import { Redis } from "ioredis";
 import { waitFor } from "@jobchannel/testkit";
 import { subscribed, type TestClient } from "./helpers/client.ts";
 import { holdsAll } from "./helpers/holder.ts";
@@ -25,8 +26,8 @@ beforeEach(() => {
   round++;
 });
 
-function store(): RedisJobStore {
-  return new RedisJobStore(fixture.publisher());
+function store(redis: Redis = fixture.publisher()): RedisJobStore {
+  return new RedisJobStore(redis);
 }
 
 function channel(): string {
@@ -55,10 +56,14 @@ async function subscribers(): Promise<TestClient[]> {
   return mine;
 }
 
-function publishFinal(): Promise<unknown> {
+function publishFinal(redis?: Redis): Promise<unknown> {
   return Promise.all(
     JOBS.map((jobId) =>
-      store().publish(channel(), { jobId, status: "completed", progress: 100 }, DEFAULT_HISTORY),
+      store(redis).publish(
+        channel(),
+        { jobId, status: "completed", progress: 100 },
+        DEFAULT_HISTORY,
+      ),
     ),
   );
 }
@@ -102,7 +107,10 @@ describe("recovery after a gap in the Redis subscription", () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await fixture.redis().start();
-    await publishFinal();
+    // A fresh connection publishes at once, while the relay's own is still waiting out its backoff.
+    const fresh = new Redis(fixture.redis().url);
+    await publishFinal(fresh);
+    fresh.disconnect();
     const since = Date.now();
     const readyz = await (await fetch(`${fixture.relay().http}/readyz`)).json();
     console.log(`# /readyz right after the final publish: ${JSON.stringify(readyz)}`);
