@@ -9,7 +9,7 @@
  */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
 
-/** Largest interval a `heartbeat` frame may announce, in milliseconds (one hour, the ceiling of `RELAY_HEARTBEAT_SECONDS`). */
+/** Largest interval a `heartbeat` frame may announce, in milliseconds (one hour, the ceiling of the relay's `RELAY_HEARTBEAT_FRAME_SECONDS`). */
 export const MAX_HEARTBEAT_INTERVAL_MS = 3_600_000;
 
 /**
