@@ -2,6 +2,8 @@
 // after each one every subscriber ends holding every job's final state, published through the
 // state scripts while the relay was not subscribed.
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { beforeEach, describe, test } from "node:test";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
 import { Redis } from "ioredis";
@@ -95,26 +97,50 @@ async function redisPid(): Promise<number> {
   return Number(/process_id:(\d+)/.exec(info)![1]);
 }
 
+/**
+ * Stops Redis (unless already killed), waits for /readyz to fail, restarts it 3 s later and returns
+ * a fresh connection: it publishes at once, while the relay's own still waits out its backoff.
+ */
+async function restartedRedis(): Promise<Redis> {
+  await fixture.redis().kill();
+  await waitForReadiness(fixture.relay().http, false, {
+    what: "/readyz to fail with Redis down",
+  });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await fixture.redis().start();
+  return new Redis(fixture.redis().url);
+}
+
 describe("recovery after a gap in the Redis subscription", () => {
   test("Redis killed and restarted 3 s later, the final update published the moment it is back", async () => {
     const mine = await subscribers();
     const before = await recoveries();
     // Persisted as a Redis with persistence would be, so job state and seq counters survive.
     await fixture.publisher().save();
-    await fixture.redis().kill();
-    await waitForReadiness(fixture.relay().http, false, {
-      what: "/readyz to fail with Redis down",
-    });
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    await fixture.redis().start();
-    // A fresh connection publishes at once, while the relay's own is still waiting out its backoff.
-    const fresh = new Redis(fixture.redis().url);
+    const fresh = await restartedRedis();
     await publishFinal(fresh);
     fresh.disconnect();
     const since = Date.now();
     const readyz = await (await fetch(`${fixture.relay().http}/readyz`)).json();
     console.log(`# /readyz right after the final publish: ${JSON.stringify(readyz)}`);
     await finalStateReached(mine, since, "a Redis restart");
+    await waitForReadiness(fixture.relay().http, true, { what: "/readyz back", timeoutMs: 10_000 });
+    assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
+  });
+
+  test("Redis killed with SIGKILL without persistence, restarted empty, the final update published the moment it is back", async () => {
+    const mine = await subscribers();
+    const before = await recoveries();
+    // No save: the earlier test's dump goes too, so Redis comes back with no keys at all.
+    const [, dir] = (await fixture.publisher().config("GET", "dir")) as [string, string];
+    rmSync(join(dir, "dump.rdb"), { force: true });
+    process.kill(await redisPid(), "SIGKILL");
+    const fresh = await restartedRedis();
+    assert.equal(await fresh.dbsize(), 0, "Redis came back empty, the seq counters gone");
+    await publishFinal(fresh);
+    fresh.disconnect();
+    const since = Date.now();
+    await finalStateReached(mine, since, "a Redis restart that lost every key");
     await waitForReadiness(fixture.relay().http, true, { what: "/readyz back", timeoutMs: 10_000 });
     assert.ok((await recoveries()) > before, "jobchannel_relay_recoveries_total counted it");
   });

@@ -16,6 +16,9 @@ export class MemoryJobStore implements JobStore {
   // Map iteration order is insertion order; an updated job is re-inserted, so oldest comes first.
   readonly #channels = new Map<string, Map<string, Entry>>();
   // Each channel's last seq, as the Redis counter key: never trimmed, so a seq is never reused.
+  // A channel's first publish in this process seeds it with the clock in microseconds, as the
+  // Redis script seeds a missing counter, so a process restarted on the same clock starts above
+  // the seqs the previous one handed out (when it averaged under one publish per microsecond).
   readonly #lastSeq = new Map<string, number>();
 
   constructor(bus: MemoryBus = new MemoryBus(), prefix: string = DEFAULT_REDIS_PREFIX) {
@@ -27,7 +30,7 @@ export class MemoryJobStore implements JobStore {
     const { update, body } = prepareUpdate(channel, input);
     let jobs = this.#channels.get(channel);
     if (!jobs) this.#channels.set(channel, (jobs = new Map()));
-    const seq = (this.#lastSeq.get(channel) ?? 0) + 1;
+    const seq = (this.#lastSeq.get(channel) ?? clockMicros()) + 1;
     this.#lastSeq.set(channel, seq);
     const text = body.length > 2 ? `{"seq":${seq},${body.slice(1)}` : `{"seq":${seq}}`;
     jobs.delete(update.jobId);
@@ -69,4 +72,9 @@ export class MemoryJobStore implements JobStore {
       jobs.delete(id);
     }
   }
+}
+
+/** The wall clock in whole microseconds (millisecond resolution), below 2^53 until the year 2255. */
+function clockMicros(): number {
+  return Date.now() * 1000;
 }

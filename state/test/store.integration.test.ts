@@ -9,7 +9,7 @@ import { MemoryBus } from "../src/memory-bus.ts";
 import { MemoryJobStore } from "../src/memory-store.ts";
 import { RedisJobStore } from "../src/redis-store.ts";
 import type { History } from "../src/history.ts";
-import type { JobStore } from "../src/store.ts";
+import type { JobStore, UpdateInput } from "../src/store.ts";
 import { StateError } from "../src/errors.ts";
 
 const history = { maxJobs: 1000, ttlSeconds: 3600 };
@@ -76,13 +76,16 @@ for (const backend of backends) {
         { jobId: "a", status: "processing", progress: 10 },
         history,
       );
-      assert.deepEqual([a1.update.seq, b1.update.seq, a2.update.seq], [1, 2, 3]);
+      const first = a1.update.seq!;
+      // Seeded from the clock in microseconds, then one step per update of the channel.
+      assert.ok(Number.isSafeInteger(first) && first > 1e15, `first seq ${first}`);
+      assert.deepEqual([b1.update.seq, a2.update.seq], [first + 1, first + 2]);
       assert.equal(typeof a2.update.timestamp, "number");
       if (backend.name === "redis") {
         await waitUntil(() => published().length >= 3);
       }
       const last = JSON.parse(published().at(-1)!);
-      assert.equal(last.seq, 3);
+      assert.equal(last.seq, first + 2);
       assert.equal(last.progress, 10);
       await store.close();
     });
@@ -100,12 +103,18 @@ for (const backend of backends) {
     test("returns a snapshot of the latest state of each job, oldest update first", async () => {
       const { store } = await backend.make();
       const channel = freshChannel();
-      for (const id of ["a", "b", "c"])
+      const base = await firstSeqMinusOne(
+        store,
+        channel,
+        { jobId: "a", status: "queued" },
+        history,
+      );
+      for (const id of ["b", "c"])
         await store.publish(channel, { jobId: id, status: "queued" }, history);
       await store.publish(channel, { jobId: "a", status: "completed", progress: 100 }, history);
       const snapshot = await store.snapshot(channel, history);
       assert.deepEqual(
-        snapshot.map((j) => [j.jobId, j.status, j.seq]),
+        snapshot.map((j) => [j.jobId, j.status, j.seq! - base]),
         [
           ["b", "queued", 2],
           ["c", "queued", 3],
@@ -119,11 +128,16 @@ for (const backend of backends) {
       const { store } = await backend.make();
       const channel = freshChannel();
       const small = { maxJobs: 2, ttlSeconds: 3600 };
-      await store.publish(channel, { jobId: "running", status: "processing" }, small);
+      const base = await firstSeqMinusOne(
+        store,
+        channel,
+        { jobId: "running", status: "processing" },
+        small,
+      );
       await store.publish(channel, { jobId: "done-1", status: "completed" }, small);
       await store.publish(channel, { jobId: "done-2", status: "completed" }, small);
       const next = await store.publish(channel, { jobId: "running", status: "completed" }, small);
-      assert.equal(next.update.seq, 4);
+      assert.equal(next.update.seq, base + 4);
       const ids = (await store.snapshot(channel, small)).map((j) => j.jobId).sort();
       assert.deepEqual(ids, ["done-2", "running"]);
       await store.close();
@@ -178,15 +192,17 @@ for (const backend of backends) {
       const channel = freshChannel();
       const small = { maxJobs: 2, ttlSeconds: 3600 };
       const ids = ["a", "b", "c", "d"];
+      let base: number | undefined;
       for (const status of ["queued", "processing", "completed"] as const) {
         for (const jobId of ids) {
-          await store.publish(channel, { jobId, status }, small);
+          const { update } = await store.publish(channel, { jobId, status }, small);
+          base ??= update.seq! - 1;
           // Each job is trimmed by the next two, so it comes back on its own next update.
           assert.ok((await store.snapshot(channel, small)).some((j) => j.jobId === jobId));
         }
       }
       assertSeqIncreases(await stream(published, 12));
-      assert.deepEqual(await rows(store, channel, small), [
+      assert.deepEqual(await rows(store, channel, small, base), [
         ["c", "completed", 11],
         ["d", "completed", 12],
       ]);
@@ -198,13 +214,18 @@ for (const backend of backends) {
       const channel = freshChannel();
       const ttl = { maxJobs: 0, ttlSeconds: 60 };
       const old = Date.now() - 120_000;
-      await store.publish(channel, { jobId: "a", status: "processing", timestamp: old }, ttl);
+      const base = await firstSeqMinusOne(
+        store,
+        channel,
+        { jobId: "a", status: "processing", timestamp: old },
+        ttl,
+      );
       await store.publish(channel, { jobId: "b", status: "processing" }, ttl);
       assert.equal(await store.get(channel, "a"), undefined, "swept");
       await store.publish(channel, { jobId: "a", status: "completed" }, ttl);
       await store.publish(channel, { jobId: "b", status: "completed" }, ttl);
       assertSeqIncreases(await stream(published, 4));
-      assert.deepEqual(await rows(store, channel, ttl), [
+      assert.deepEqual(await rows(store, channel, ttl, base), [
         ["a", "completed", 3],
         ["b", "completed", 4],
       ]);
@@ -215,13 +236,18 @@ for (const backend of backends) {
       const { store, published } = await backend.make();
       const channel = freshChannel();
       const ttl = { maxJobs: 0, ttlSeconds: 1 };
-      await store.publish(channel, { jobId: "a", status: "processing" }, ttl);
+      const base = await firstSeqMinusOne(
+        store,
+        channel,
+        { jobId: "a", status: "processing" },
+        ttl,
+      );
       await new Promise((r) => setTimeout(r, 1100));
       assert.deepEqual(await store.snapshot(channel, ttl), [], "expired");
       const last = await store.publish(channel, { jobId: "a", status: "completed" }, ttl);
-      assert.equal(last.update.seq, 2);
+      assert.equal(last.update.seq, base + 2);
       assertSeqIncreases(await stream(published, 2));
-      assert.deepEqual(await rows(store, channel, ttl), [["a", "completed", 2]]);
+      assert.deepEqual(await rows(store, channel, ttl, base), [["a", "completed", 2]]);
       await store.close();
     });
 
@@ -229,12 +255,12 @@ for (const backend of backends) {
       const { store, published } = await backend.make();
       const channel = freshChannel();
       const one = { maxJobs: 1, ttlSeconds: 3600 };
-      await store.publish(channel, { jobId: "a", status: "completed" }, one);
+      const base = await firstSeqMinusOne(store, channel, { jobId: "a", status: "completed" }, one);
       await store.publish(channel, { jobId: "b", status: "processing" }, one);
       assert.equal(await store.get(channel, "a"), undefined, "trimmed");
       await store.publish(channel, { jobId: "a", status: "queued" }, one);
       assertSeqIncreases(await stream(published, 3));
-      assert.deepEqual(await rows(store, channel, one), [["a", "queued", 3]]);
+      assert.deepEqual(await rows(store, channel, one, base), [["a", "queued", 3]]);
       await store.close();
     });
 
@@ -269,11 +295,41 @@ test("puts every key of a channel in one Redis Cluster hash slot", () => {
 test("leaves the seq counter without expiry while the channel's state keys expire", async () => {
   const store = new RedisJobStore(client);
   const channel = freshChannel();
-  await store.publish(channel, { jobId: "a", status: "queued" }, history);
+  const { update } = await store.publish(channel, { jobId: "a", status: "queued" }, history);
   const keys = channelKeys(channel);
   assert.equal(await client.pttl(keys.counter), -1);
   assert.ok((await client.pttl(keys.state)) > 0);
-  assert.equal(await client.get(keys.counter), "1");
+  assert.equal(await client.get(keys.counter), String(update.seq));
+});
+
+test("gives a channel whose keys Redis lost a larger seq than any before the loss", async () => {
+  const store = new RedisJobStore(client);
+  const channel = freshChannel();
+  await store.publish(channel, { jobId: "a", status: "queued" }, history);
+  const before = await store.publish(channel, { jobId: "a", status: "processing" }, history);
+  const keys = channelKeys(channel);
+  // What a restart without persistence, FLUSHALL or eviction leaves of the channel: nothing.
+  await client.del(keys.state, keys.counter, keys.index, keys.done);
+  const time = await client.time();
+  const after = await store.publish(channel, { jobId: "a", status: "completed" }, history);
+  assert.ok(after.update.seq! > before.update.seq!, `${after.update.seq} > ${before.update.seq}`);
+  // Seeded from Redis's clock in microseconds, exactly (a safe integer, no rounding).
+  const micros = Number(time[0]) * 1e6 + Number(time[1]);
+  assert.ok(Number.isSafeInteger(after.update.seq), `${after.update.seq}`);
+  assert.ok(after.update.seq! > micros && after.update.seq! < micros + 10_000_000);
+  assert.equal(await client.get(keys.counter), String(after.update.seq));
+  assert.deepEqual(await rows(store, channel, history, 0), [["a", "completed", after.update.seq]]);
+});
+
+test("gives a channel of a restarted in-memory store a larger seq than the previous process", async () => {
+  const channel = freshChannel();
+  const first = new MemoryJobStore();
+  const before = await first.publish(channel, { jobId: "a", status: "processing" }, history);
+  await new Promise((r) => setTimeout(r, 2));
+  const restarted = new MemoryJobStore();
+  const after = await restarted.publish(channel, { jobId: "a", status: "completed" }, history);
+  assert.ok(after.update.seq! > before.update.seq!, `${after.update.seq} > ${before.update.seq}`);
+  assert.ok(Number.isSafeInteger(after.update.seq));
 });
 
 test("skips a corrupt stored state instead of failing the snapshot", async () => {
@@ -289,9 +345,25 @@ test("skips a corrupt stored state instead of failing the snapshot", async () =>
   );
 });
 
-/** A channel's snapshot as [jobId, status, seq] rows. */
-async function rows(store: JobStore, channel: string, h: History): Promise<unknown[]> {
-  return (await store.snapshot(channel, h)).map((j) => [j.jobId, j.status, j.seq]);
+/** A channel's snapshot as [jobId, status, seq - base] rows. */
+async function rows(
+  store: JobStore,
+  channel: string,
+  h: History,
+  base: number | undefined,
+): Promise<unknown[]> {
+  return (await store.snapshot(channel, h)).map((j) => [j.jobId, j.status, j.seq! - base!]);
+}
+
+/** Publishes a channel's first update and returns its seq - 1, so later seqs read as 1, 2, 3... */
+async function firstSeqMinusOne(
+  store: JobStore,
+  channel: string,
+  input: UpdateInput,
+  h: History,
+): Promise<number> {
+  const { update } = await store.publish(channel, input, h);
+  return update.seq! - 1;
 }
 
 /** The first `count` updates a backend published, once they have all arrived. */

@@ -59,9 +59,11 @@ test("moves a job through queued, processing and completed, carrying custom fiel
     updates.map((u) => u.status),
     ["queued", "processing", "processing", "processing", "processing", "completed"],
   );
+  // One job alone on its channel: six consecutive seqs.
+  const first = updates[0]!.seq!;
   assert.deepEqual(
     updates.map((u) => u.seq),
-    [1, 2, 3, 4, 5, 6],
+    [0, 1, 2, 3, 4, 5].map((i) => first + i),
   );
   assert.ok(updates.every((u) => u.userId === "u1" && u.planned === 3));
   assert.equal(last.step1, true);

@@ -19,6 +19,14 @@
   touch it (it has no expiry), so a job trimmed or expired while it still runs, or published again
   later, goes on with a larger seq than any it had.
 
+  A missing counter (the channel's first publish, or a Redis that lost its data: restarted without
+  persistence, FLUSHALL, eviction) is first seeded with Redis's clock in microseconds (TIME: seconds
+  * 1e6 + microseconds, about 1.8e15 in 2026, below 2^53 until the year 2255, so exact as a JSON
+  number). A counter recreated after a loss so starts above every seq handed out before, as long as
+  the channel averaged fewer than one publish per microsecond since its counter was seeded and
+  Redis's clock did not go back. TIME is allowed here because scripts are replicated by their
+  effects (the default since Redis 5, the only mode since 7): replicas receive the SET and INCR.
+
   Retention by count trims finished jobs first, oldest first, then running ones, oldest first; the job
   just published is never trimmed by its own update, so its latest state is in the next snapshot.
 
@@ -30,13 +38,21 @@ local now = tonumber(ARGV[3])
 local maxJobs = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 
+if redis.call("EXISTS", KEYS[2]) == 0 then
+  local time = redis.call("TIME")
+  -- Built as text: a Lua number is a double and would print 1.8e15 in exponent notation.
+  redis.call("SET", KEYS[2], time[1] .. string.format("%06d", tonumber(time[2])))
+end
+-- INCR works on the stored integer string, exactly; its reply fits a double exactly below 2^53.
 local seq = redis.call("INCR", KEYS[2])
+-- "%.0f" prints the exact integer; plain concatenation would print 14 significant digits.
+local seqText = string.format("%.0f", seq)
 -- The payload is built by text so custom fields keep their exact bytes (no cjson round trip).
 local payload
 if string.len(body) > 2 then
-  payload = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
+  payload = '{"seq":' .. seqText .. ',' .. string.sub(body, 2)
 else
-  payload = '{"seq":' .. seq .. '}'
+  payload = '{"seq":' .. seqText .. '}'
 end
 redis.call("HSET", KEYS[1], jobId, payload)
 -- Scores keep publish order even within one millisecond (or under clock skew between publishers):
