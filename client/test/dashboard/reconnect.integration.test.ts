@@ -4,7 +4,8 @@
 // The job's final update is published through @jobchannel/state, as the worker does, while the
 // connection is silent, so only the relay's next snapshot (read from Redis) can bring it. The page
 // must show that it is reconnecting within two heartbeat intervals plus the slack, then "Live" again
-// with the job in its final state. Everything listens on 127.0.0.1.
+// with the job in its final state. The proxy goes silent only once a heartbeat frame has reached the
+// page (before one, the client counts no silence as death). Everything listens on 127.0.0.1.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -13,7 +14,7 @@ import { extname, join, normalize } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { heartbeatTimeoutMs } from "@jobchannel/protocol";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
-import { nextEvent, startRedis, type TestRedis } from "@jobchannel/testkit";
+import { nextEvent, startRedis, waitFor, type TestRedis } from "@jobchannel/testkit";
 import { launchChromium, type TestBrowser } from "@jobchannel/testkit/browser";
 import { Redis } from "ioredis";
 import { BUILT_IN_JOB_TYPES } from "../../dashboard/src/api.ts";
@@ -138,6 +139,13 @@ describe("dashboard in Chromium on a silent connection to the real relay", () =>
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
     await page.addInitScript(RECORD_STATES);
+    // The client counts silence as death only once the relay has shown that it sends heartbeats.
+    const heartbeats: number[] = [];
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", ({ payload }) => {
+        if (String(payload).includes('"type":"heartbeat"')) heartbeats.push(Date.now());
+      }),
+    );
     await page.goto(`http://127.0.0.1:${proxy.port}/`);
     const status = page.locator(".connection");
     await page.locator('.connection[data-state="open"]').waitFor({ timeout: 15_000 });
@@ -145,6 +153,7 @@ describe("dashboard in Chromium on a silent connection to the real relay", () =>
     // Live or in the snapshot, whichever comes first: either way through the proxy.
     await publish({ status: "processing", progress: 40 });
     await page.locator('li[data-job-id="a"][data-status="processing"]').waitFor();
+    await waitFor(() => heartbeats.length > 0, { what: "a heartbeat frame in the page" });
 
     // The job finishes while the page's connection is silently dead: the relay's live frame is
     // swallowed by the proxy, so only a new snapshot from Redis has it.
