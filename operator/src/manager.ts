@@ -38,6 +38,11 @@ function channelOfObserved(o: ObservedJobChannel | undefined): string | undefine
   return o?.ok ? channelOf(o.value) : undefined;
 }
 
+/** Callbacks of {@link Manager}. */
+export interface ManagerHooks {
+  readonly onLeadershipLost?: () => void;
+}
+
 /** The running operator. */
 export class Manager {
   readonly #config: OperatorConfig;
@@ -51,6 +56,7 @@ export class Manager {
   readonly #configMaps: Store<ObservedConfigMap>;
   readonly #watchers: Watcher[] = [];
   readonly #reconciler: JobChannelReconciler;
+  readonly #hooks: ManagerHooks;
   #elector: LeaderElector | undefined;
   #server: Server | undefined;
   #queue: WorkQueue | undefined;
@@ -61,13 +67,18 @@ export class Manager {
   #leading = false;
   #shuttingDown = false;
 
-  /** `relayConfigMapOwner`: the relay ConfigMap's ownerReference (the operator's own Deployment). */
+  /**
+   * `relayConfigMapOwner`: the relay ConfigMap's ownerReference (the operator's own Deployment).
+   * `hooks.onLeadershipLost`: called at once when the Lease is lost (not on stop()), before reconciles in flight end.
+   */
   constructor(
     config: OperatorConfig,
     kubeConfig: KubeConfig,
     logger: Logger,
     relayConfigMapOwner?: RelayConfigMapOwner,
+    hooks: ManagerHooks = {},
   ) {
+    this.#hooks = hooks;
     this.#config = config;
     this.#kube = kubeConfig;
     this.#logger = logger;
@@ -156,7 +167,11 @@ export class Manager {
       retryPeriodMs: c.retryPeriodSeconds * 1000,
       logger: this.#logger.child({ lease: `${c.namespace}/${c.leaseName}` }),
       onStartedLeading: () => this.#startLeading(),
-      onStoppedLeading: () => void this.#stopLeading(),
+      onStoppedLeading: () => {
+        // Called before anything else runs: a process that exits here writes nothing more.
+        if (!this.#shuttingDown) this.#hooks.onLeadershipLost?.();
+        void this.#stopLeading();
+      },
     });
     this.#elector.start();
   }
