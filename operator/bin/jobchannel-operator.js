@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Entry point of the jobchannel-operator command. @kubernetes/client-node 2.x needs Node >= 22.19:
-// started by an older Node, the command re-runs itself on the Node 24 the workspace installs.
-import { spawnSync } from "node:child_process";
+// started by an older Node, the command re-runs itself on the Node 24 the workspace installs,
+// passing stop signals on to it and ending as it ends.
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
+
+const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"];
 
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
@@ -15,12 +18,23 @@ if (major < 22 || (major === 22 && minor < 19)) {
     );
     process.exit(1);
   }
-  const result = spawnSync(node, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
+  const child = spawn(node, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
     stdio: "inherit",
   });
-  process.exit(result.status ?? 1);
+  const forward = (signal) => child.kill(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  child.once("error", (error) => {
+    console.error(`jobchannel-operator: cannot start ${node}: ${error.message}`);
+    process.exit(1);
+  });
+  child.once("exit", (code, signal) => {
+    if (signal === null) process.exit(code ?? 1);
+    // Die of the same signal, so whoever started this process sees how the operator ended.
+    for (const s of FORWARDED_SIGNALS) process.off(s, forward);
+    process.kill(process.pid, signal);
+  });
+} else {
+  const { main } = await import("../dist/main.js");
+  // Exit even if a request to a frozen API server still holds the event loop open.
+  process.exit(await main());
 }
-
-const { main } = await import("../dist/main.js");
-// Exit even if a request to a frozen API server still holds the event loop open.
-process.exit(await main());

@@ -1,4 +1,5 @@
 // Operator configuration: environment variables (design section 6) and tuning flags, parsed and checked in one place.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -86,6 +87,8 @@ Flags:
   --silence-seconds N               relist a watch that was silent this long (default ${DEFAULTS.silenceSeconds})
   --workers N                       reconciles at once (default ${DEFAULTS.workers})
   -h, --help                        show this help
+
+Identity: <hostname>_<random hex>, new for every process; logged in "operator started".
 `;
 
 function positiveInt(
@@ -239,7 +242,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Pa
         DEFAULTS.silenceSeconds,
       ),
       workers: positiveInt("--workers", values.workers, DEFAULTS.workers, 64),
-      identity: `${hostname()}_${process.pid}`,
+      identity: `${hostname()}_${randomBytes(6).toString("hex")}`,
     },
   };
 }

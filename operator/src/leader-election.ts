@@ -2,7 +2,8 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiMessageOf, OperatorErrorCode, statusCodeOf } from "./errors.ts";
-import { withTimeout } from "./timeout.ts";
+import { makeApiClientWithDeadline, signalOptions } from "./api-deadline.ts";
+import { untilAborted } from "./timeout.ts";
 
 /** The fields of a Lease that election reads and writes. */
 export interface LeaseRecord {
@@ -17,11 +18,14 @@ export interface LeaseRecord {
   readonly resourceVersion?: string;
 }
 
-/** Storage of one Lease; `update` must fail when `resourceVersion` is stale. */
+/**
+ * Storage of one Lease; `update` must fail when `resourceVersion` is stale. Each call must give up
+ * (reject) when `signal` aborts, cancelling the request behind it.
+ */
 export interface LeaseClient {
-  get(): Promise<LeaseRecord | undefined>;
-  create(record: LeaseRecord): Promise<LeaseRecord>;
-  update(record: LeaseRecord): Promise<LeaseRecord>;
+  get(signal?: AbortSignal): Promise<LeaseRecord | undefined>;
+  create(record: LeaseRecord, signal?: AbortSignal): Promise<LeaseRecord>;
+  update(record: LeaseRecord, signal?: AbortSignal): Promise<LeaseRecord>;
 }
 
 /** Options of {@link LeaderElector}. */
@@ -29,35 +33,44 @@ export interface LeaderElectorOptions {
   readonly client: LeaseClient;
   readonly identity: string;
   readonly leaseDurationMs: number;
+  /** Must be less than `leaseDurationMs`: the leader steps down before a standby may take over. */
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly logger: Logger;
   /** Called when this process becomes the leader. */
   readonly onStartedLeading: () => void;
-  /** Called when it stops leading: lost the Lease, or stopped. Reconciling must stop at once. */
+  /**
+   * Called when it stops leading: the renew deadline passed (at that moment, even while a renew
+   * request still hangs), or stopped. Reconciling must stop at once.
+   */
   readonly onStoppedLeading: () => void;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
 }
 
 /**
- * Competes for a Lease. A holder that has not renewed for the lease duration, as timed by this
- * process's own clock since it last saw the record change (so clock skew between hosts does not
- * matter), can be replaced. The leader renews every retry period and steps down if it could not
- * renew within the renew deadline. `stop()` releases a held Lease so a standby takes over at once.
+ * Competes for a Lease, as client-go's leaderelection does. A holder that has not renewed for the
+ * lease duration, as timed by this process's own clock since it last saw the record change (so
+ * clock skew between hosts does not matter), can be replaced. The leader renews every retry period;
+ * its renewing as a whole is bounded by the renew deadline: each attempt gets only the time left
+ * until `last renew + renew deadline` and is aborted when it runs out, and the leader steps down at
+ * that moment. "Last renew" is when the successful attempt started, never later than the write the
+ * standbys observe, so the leader always steps down at least `leaseDuration - renewDeadline` before
+ * a standby may take over. `stop()` releases a held Lease so a standby takes over at once.
  */
 export class LeaderElector {
   readonly #o: LeaderElectorOptions;
   readonly #now: () => number;
+  readonly #stopping = new AbortController();
   #observed: LeaseRecord | undefined;
   #observedAt = 0;
   #leading = false;
-  #stopped = false;
-  #timer: NodeJS.Timeout | undefined;
-  #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(options: LeaderElectorOptions) {
+    if (options.renewDeadlineMs >= options.leaseDurationMs) {
+      throw new RangeError("renewDeadlineMs must be less than leaseDurationMs");
+    }
     this.#o = options;
     this.#now = options.now ?? Date.now;
   }
@@ -70,11 +83,9 @@ export class LeaderElector {
     this.#loop ??= this.#run();
   }
 
-  /** Stops competing; a leader steps down and releases the Lease. */
+  /** Stops competing, aborting a request in flight; a leader steps down and releases the Lease. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#wake?.();
+    this.#stopping.abort();
     await this.#loop;
     if (this.#leading) {
       this.#setLeading(false);
@@ -82,11 +93,14 @@ export class LeaderElector {
     }
   }
 
-  /** One attempt to acquire or renew; true if this process holds the Lease afterwards. */
-  async tryAcquireOrRenew(): Promise<boolean> {
+  /**
+   * One attempt to acquire or renew; true if this process holds the Lease afterwards. `signal`
+   * aborts the requests it makes.
+   */
+  async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const { client, identity, leaseDurationMs } = this.#o;
     const now = this.#now();
-    const current = await client.get();
+    const current = await client.get(signal);
     const desired = (base: LeaseRecord | undefined): LeaseRecord => ({
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
@@ -100,7 +114,7 @@ export class LeaderElector {
       ...(base?.resourceVersion ? { resourceVersion: base.resourceVersion } : {}),
     });
     if (!current) {
-      this.#remember(await client.create(desired(undefined)), now);
+      this.#remember(await client.create(desired(undefined), signal), now);
       return true;
     }
     if (
@@ -114,7 +128,7 @@ export class LeaderElector {
     const heldByOther = current.holderIdentity !== "" && current.holderIdentity !== identity;
     const expired = this.#observedAt + current.leaseDurationSeconds * 1000 <= now;
     if (heldByOther && !expired) return false;
-    this.#remember(await client.update(desired(current)), now);
+    this.#remember(await client.update(desired(current), signal), now);
     return true;
   }
 
@@ -123,37 +137,69 @@ export class LeaderElector {
     this.#observedAt = at;
   }
 
-  async #attempt(): Promise<boolean> {
+  /** One attempt, aborted after `ms` or on stop(); false when it failed or was cut off. */
+  async #attempt(ms: number): Promise<boolean> {
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(Math.max(1, ms))]);
     try {
-      return await withTimeout(this.tryAcquireOrRenew(), this.#o.renewDeadlineMs, "lease request");
+      // The race answers at the deadline even if a request ignores its signal.
+      return await untilAborted(this.tryAcquireOrRenew(signal), signal);
     } catch (error) {
+      if (this.#stopping.signal.aborted) return false;
       const code = statusCodeOf(error);
-      if (code !== 409)
-        this.#o.logger.warn({ err: apiMessageOf(error), code }, "lease request failed");
+      if (code !== 409) {
+        const err = signal.aborted ? `no answer within ${ms} ms` : apiMessageOf(error);
+        this.#o.logger.warn({ err, code }, "lease request failed");
+      }
       return false;
     }
   }
 
   async #run(): Promise<void> {
-    let lastRenew = 0;
-    while (!this.#stopped) {
-      const held = await this.#attempt();
-      if (this.#stopped) break;
-      const now = this.#now();
-      if (held) {
-        lastRenew = now;
-        if (!this.#leading) {
-          this.#o.logger.info({ identity: this.#o.identity }, "became leader");
-          this.#setLeading(true);
-        }
-      } else if (this.#leading && now - lastRenew >= this.#o.renewDeadlineMs) {
-        this.#o.logger.error(
-          { code: OperatorErrorCode.LeadershipLost, renewDeadlineMs: this.#o.renewDeadlineMs },
-          "leadership lost",
-        );
-        this.#setLeading(false);
+    const { renewDeadlineMs, retryPeriodMs } = this.#o;
+    while (!this.#stopping.signal.aborted) {
+      // Candidate: one bounded attempt every retry period until this process holds the Lease.
+      let lastRenew = this.#now();
+      if (!(await this.#attempt(renewDeadlineMs))) {
+        await this.#sleep(retryPeriodMs);
+        continue;
       }
-      await this.#sleep(this.#o.retryPeriodMs);
+      if (this.#stopping.signal.aborted) {
+        // Acquired just as stop() was called: hand the Lease back.
+        await this.#release();
+        return;
+      }
+      this.#o.logger.info({ identity: this.#o.identity }, "became leader");
+      this.#setLeading(true);
+      // Leader: renew every retry period until the renew deadline passes without a renewal.
+      let renewed: number | undefined = lastRenew;
+      while (renewed !== undefined) {
+        lastRenew = renewed;
+        await this.#sleep(retryPeriodMs, lastRenew + renewDeadlineMs);
+        renewed = await this.#renewBefore(lastRenew + renewDeadlineMs);
+        if (this.#stopping.signal.aborted) return;
+      }
+      this.#o.logger.error(
+        {
+          code: OperatorErrorCode.LeadershipLost,
+          renewDeadlineMs,
+          sinceRenewMs: this.#now() - lastRenew,
+        },
+        "leadership lost",
+      );
+      this.#setLeading(false);
+    }
+  }
+
+  /**
+   * Tries to renew every retry period until `deadline`, each attempt aborted at the deadline.
+   * Resolves with when the successful attempt started, or undefined once the deadline passed.
+   */
+  async #renewBefore(deadline: number): Promise<number | undefined> {
+    for (;;) {
+      const started = this.#now();
+      if (started >= deadline || this.#stopping.signal.aborted) return undefined;
+      if (await this.#attempt(deadline - started)) return started;
+      await this.#sleep(this.#o.retryPeriodMs, deadline);
     }
   }
 
@@ -168,17 +214,20 @@ export class LeaderElector {
     if (!current || current.holderIdentity !== this.#o.identity) return;
     const now = this.#now();
     try {
-      await withTimeout(
-        this.#o.client.update({
-          holderIdentity: "",
-          leaseDurationSeconds: 1,
-          acquireTime: now,
-          renewTime: now,
-          leaseTransitions: current.leaseTransitions,
-          ...(current.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
-        }),
-        this.#o.renewDeadlineMs,
-        "lease release",
+      const signal = AbortSignal.timeout(this.#o.renewDeadlineMs);
+      await untilAborted(
+        this.#o.client.update(
+          {
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: current.leaseTransitions,
+            ...(current.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
+          },
+          signal,
+        ),
+        signal,
       );
       this.#o.logger.info("lease released");
     } catch (error) {
@@ -186,10 +235,18 @@ export class LeaderElector {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Waits `ms`, cut short by stop() or, when given, at the clock time `until`. */
+  #sleep(ms: number, until = Infinity): Promise<void> {
+    const wait = Math.max(0, Math.min(ms, until - this.#now()));
+    if (this.#stopping.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#timer = setTimeout(resolve, ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.#stopping.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.#stopping.signal.addEventListener("abort", done, { once: true });
     });
   }
 }
@@ -209,7 +266,7 @@ export function kubeLeaseClient(
   namespace: string,
   name: string,
 ): LeaseClient {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
+  const api = makeApiClientWithDeadline(kubeConfig, CoordinationV1Api);
   const fromLease = (lease: {
     metadata?: { resourceVersion?: string };
     spec?: {
@@ -244,20 +301,30 @@ export function kubeLeaseClient(
     },
   });
   return {
-    async get() {
+    async get(signal) {
       try {
-        return fromLease(await api.readNamespacedLease({ name, namespace }));
+        return fromLease(
+          await api.readNamespacedLease({ name, namespace }, signal && signalOptions(signal)),
+        );
       } catch (error) {
         if (statusCodeOf(error) === 404) return undefined;
         throw error;
       }
     },
-    async create(record) {
-      return fromLease(await api.createNamespacedLease({ namespace, body: toLease(record) }));
-    },
-    async update(record) {
+    async create(record, signal) {
       return fromLease(
-        await api.replaceNamespacedLease({ name, namespace, body: toLease(record) }),
+        await api.createNamespacedLease(
+          { namespace, body: toLease(record) },
+          signal && signalOptions(signal),
+        ),
+      );
+    },
+    async update(record, signal) {
+      return fromLease(
+        await api.replaceNamespacedLease(
+          { name, namespace, body: toLease(record) },
+          signal && signalOptions(signal),
+        ),
       );
     },
   };

@@ -1,4 +1,4 @@
-// The jobchannel-operator command: parse configuration, run the manager, shut down gracefully on SIGTERM/SIGINT.
+// The jobchannel-operator command: parse configuration, run the manager, shut down gracefully on SIGTERM/SIGINT, exit on lost leadership.
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseConfig, USAGE } from "./config.ts";
 import { ConfigError, OperatorError, OperatorErrorCode } from "./errors.ts";
@@ -9,6 +9,9 @@ import { withTimeout } from "./timeout.ts";
 
 /** Longest graceful shutdown; kubelet's default grace period is 30 s. */
 const SHUTDOWN_TIMEOUT_MS = 25_000;
+
+/** Exit status after the Lease was lost. */
+const LEADERSHIP_LOST_EXIT_CODE = 1;
 
 /** Runs the operator until a signal stops it; resolves with the exit code. */
 export async function main(
@@ -57,10 +60,22 @@ export async function main(
       return 1;
     }
   }
-  const manager = new Manager(config, kubeConfig, logger, owner);
+  const manager = new Manager(config, kubeConfig, logger, owner, {
+    onLeadershipLost: () => {
+      // As controller-runtime does: exit before anything else runs, so this process writes nothing
+      // more; the Deployment restarts it as a candidate.
+      logger.fatal(
+        { code: OperatorErrorCode.LeadershipLost, identity: config.identity },
+        "leadership lost, exiting",
+      );
+      process.exit(LEADERSHIP_LOST_EXIT_CODE);
+    },
+  });
+  // Handlers stay installed: a signal sent both to the process group and forwarded by the bin
+  // arrives twice, and the second must not kill the process mid-shutdown.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
+    process.on("SIGTERM", () => resolve("SIGTERM"));
+    process.on("SIGINT", () => resolve("SIGINT"));
   });
   try {
     await manager.start();
