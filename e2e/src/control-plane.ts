@@ -47,6 +47,19 @@ export const NODE_CONTROLLERS: readonly string[] = [
   "endpoints-controller",
 ];
 
+/**
+ * kube-apiserver flags every control plane gets, before {@link ControlPlaneOptions.apiServerArgs}:
+ * MutatingAdmissionPolicy (beta and off by default in 1.35) so the JobChannel CRD's companion
+ * policy can default spec.channel, and the OwnerReferencesPermissionEnforcement admission plugin
+ * (added to the default plugins) that production clusters run, so that an operator setting
+ * blockOwnerDeletion without the owner's finalizers permission fails here too.
+ */
+export const DEFAULT_API_SERVER_ARGS: readonly string[] = [
+  "--feature-gates=MutatingAdmissionPolicy=true",
+  "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
+  "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+];
+
 /** The Service IP range; its first address is the `kubernetes` Service, which the serving cert names. */
 export const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
 
@@ -67,7 +80,11 @@ export interface ControlPlaneOptions {
   readonly readyTimeoutMs?: number;
   /** kube-controller-manager's `--controllers`. @default DEFAULT_CONTROLLERS */
   readonly controllers?: readonly string[];
-  /** Extra kube-apiserver flags, e.g. `--feature-gates=...`. @default [] */
+  /**
+   * Extra kube-apiserver flags, e.g. `--feature-gates=...`, after {@link DEFAULT_API_SERVER_ARGS}
+   * (`--feature-gates`, `--runtime-config` and `--enable-admission-plugins` given again add to them).
+   * @default []
+   */
   readonly apiServerArgs?: readonly string[];
   /**
    * Stop the control plane when this process gets SIGINT or SIGTERM (then let the signal end the
@@ -262,6 +279,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           ["--endpoint-reconciler-type=none"]),
       "--allow-privileged=true",
       "--profiling=false",
+      ...DEFAULT_API_SERVER_ARGS,
       ...(options.apiServerArgs ?? []),
     ]);
     const adminTls = await loadTls(pki.ca.cert, pki.admin);

@@ -33,7 +33,10 @@ function processGone(pid: number): boolean {
   }
 }
 
-/** Starts the control plane, installs the CRD, namespaces and the operator's RBAC, and mints its token. */
+/**
+ * Starts the control plane, installs the CRD and its default-channel admission policy (in effect on
+ * return), namespaces and the operator's RBAC, and mints its token.
+ */
 export async function startCluster(namespaces: readonly string[] = ["apps"]): Promise<TestCluster> {
   const controlPlane = await startControlPlane({ handleSignals: false });
   const kubeconfig = controlPlane.kubeconfigPath;
@@ -55,6 +58,32 @@ export async function startCluster(namespaces: readonly string[] = ["apps"]): Pr
     ]);
     for (const ns of [OPERATOR_NAMESPACE, ...namespaces])
       await kubectl(["create", "namespace", ns]);
+    await kubectl([
+      "apply",
+      "--server-side",
+      "-f",
+      new URL("crds/jobchannel-default-channel.yaml", REPO_ROOT).pathname,
+    ]);
+    // The policy takes effect a moment after it is stored: wait until a dry-run creation shows it.
+    await waitFor(
+      async () =>
+        JSON.parse(
+          await kubectl(
+            ["create", "--dry-run=server", "-o", "json", "-n", OPERATOR_NAMESPACE, "-f", "-"],
+            JSON.stringify({
+              apiVersion: "jobchannel.io/v1alpha1",
+              kind: "JobChannel",
+              metadata: { name: "default-channel-probe" },
+              spec: {},
+            }),
+          ),
+        ).spec.channel === "default-channel-probe",
+      {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        what: "the default-channel admission policy to take effect",
+      },
+    );
     await kubectl(["apply", "-f", new URL("operator/rbac.yaml", REPO_ROOT).pathname]);
     const token = (
       await waitFor(

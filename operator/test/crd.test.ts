@@ -1,15 +1,20 @@
 // The CRD and the operator's TypeScript types describe the same resource.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { loadAll } from "js-yaml";
 import { ACCESS_VALUES, SPEC_BOUNDS, SPEC_DEFAULTS, VISIBILITY_VALUES } from "../src/jobchannel.ts";
 import { desiredStatus } from "../src/status.ts";
 import { parseJobChannel } from "../src/validate.ts";
-import { jobChannel, loadCrd, type Json } from "./fixtures.ts";
+import { jobChannel, loadCrd, REPO_ROOT, type Json } from "./fixtures.ts";
 
 const crd = loadCrd();
 const version = crd.spec.versions[0];
 const schema = version.schema.openAPIV3Schema;
 const spec = schema.properties.spec;
+
+const policyFile = "crds/jobchannel-default-channel.yaml";
+const [policy, binding] = loadAll(readFileSync(new URL(policyFile, REPO_ROOT), "utf8")) as Json[];
 
 function at(path: string): Json {
   return path.split(".").reduce((node, key) => node.properties[key], spec);
@@ -34,6 +39,20 @@ function valuePaths(value: unknown, prefix = "", stopAt: readonly string[] = [])
   );
 }
 
+/** Every schema node below `node` with its dotted path (`[]` for array items, `{}` for map values). */
+function schemaNodes(node: Json, prefix: string): [string, Json][] {
+  const own: [string, Json][] = [[prefix, node]];
+  if (node.items) return [...own, ...schemaNodes(node.items, `${prefix}[]`)];
+  if (typeof node.additionalProperties === "object")
+    return [...own, ...schemaNodes(node.additionalProperties, `${prefix}{}`)];
+  return [
+    ...own,
+    ...Object.entries(node.properties ?? {}).flatMap(([key, child]) =>
+      schemaNodes(child as Json, `${prefix}.${key}`),
+    ),
+  ];
+}
+
 /** A spec with every field set. */
 const FULL_SPEC = {
   channel: "file-upload",
@@ -48,10 +67,25 @@ const FULL_SPEC = {
     concurrency: 8,
     env: [
       { name: "A", value: "1" },
-      { name: "B", valueFrom: { secretKeyRef: { name: "s", key: "k" } } },
+      { name: "B", valueFrom: { secretKeyRef: { name: "s", key: "k", optional: true } } },
+      { name: "C", valueFrom: { configMapKeyRef: { name: "c", key: "k", optional: false } } },
+      { name: "D", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
+      {
+        name: "E",
+        valueFrom: {
+          resourceFieldRef: { containerName: "worker", resource: "limits.memory", divisor: "1Mi" },
+        },
+      },
     ],
     resources: { requests: { cpu: "100m" }, limits: { memory: "1Gi" } },
+    autoscaling: {
+      minReplicas: 2,
+      maxReplicas: 10,
+      targetCPUUtilizationPercentage: 70,
+      podsMetric: { name: "jobchannel_worker_jobs_active", averageValue: "3" },
+    },
   },
+  redis: { secretName: "team-redis" },
 };
 
 describe("the JobChannel CRD", () => {
@@ -67,11 +101,64 @@ describe("the JobChannel CRD", () => {
     assert.deepEqual(version.subresources, { status: {} });
   });
 
-  it("prints CHANNEL, ACCESS, WORKERS, READY and AGE", () => {
-    const columns = version.additionalPrinterColumns.map((c: { name: string }) =>
-      c.name.toUpperCase(),
+  it("prints CHANNEL, ACCESS, WORKERS, READY and AGE, and more with -o wide", () => {
+    const columns = (priority: number) =>
+      version.additionalPrinterColumns
+        .filter((c: { priority?: number }) => (c.priority ?? 0) === priority)
+        .map((c: { name: string }) => c.name.toUpperCase());
+    assert.deepEqual(columns(0), ["CHANNEL", "ACCESS", "WORKERS", "READY", "AGE"]);
+    assert.deepEqual(columns(1), [
+      "VISIBILITY",
+      "IMAGE",
+      "JOB TYPE",
+      "REDIS SECRET",
+      "MIN WORKERS",
+      "MAX WORKERS",
+      "REASON",
+      "MESSAGE",
+    ]);
+    for (const column of version.additionalPrinterColumns)
+      if (column.name !== "Age") assert.ok(column.description, `${column.name} has a description`);
+  });
+
+  it("shows spec.channel in the Channel column and lets kubectl select by it", () => {
+    const channel = version.additionalPrinterColumns.find(
+      (c: { name: string }) => c.name === "Channel",
     );
-    assert.deepEqual(columns, ["CHANNEL", "ACCESS", "WORKERS", "READY", "AGE"]);
+    assert.equal(channel.jsonPath, ".spec.channel");
+    assert.deepEqual(version.selectableFields, [{ jsonPath: ".spec.channel" }]);
+  });
+
+  it("describes every field, so kubectl explain teaches the resource", () => {
+    // metadata is the API server's ObjectMeta, described by it; the CRD may not describe it.
+    const undescribed = schemaNodes(schema, "")
+      .filter(([path, node]) => path !== ".metadata" && !node.description)
+      .map(([path]) => path)
+      // Map values and array items are described by their map or array.
+      .filter((path) => !path.endsWith("{}"));
+    assert.deepEqual(undescribed, []);
+  });
+
+  it("bounds every integer of spec as SPEC_BOUNDS does, and every bound is in the schema", () => {
+    const integers = schemaNodes(spec, "")
+      .filter(([, node]) => node.type === "integer")
+      .map(([path]) => path.slice(1));
+    assert.deepEqual(integers.sort(), Object.keys(SPEC_BOUNDS).sort());
+  });
+
+  it("refuses names that cannot name the worker's children or the channel, by rules on metadata.name", () => {
+    const rules = schema["x-kubernetes-validations"] as { rule: string; message: string }[];
+    assert.deepEqual(
+      rules.map((r) => r.rule),
+      [
+        "self.metadata.name.size() <= 56",
+        "!has(self.spec.worker) || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+        "has(self.spec.channel) || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+      ],
+    );
+    // 56 + "-worker" is 63, the most a Service name (a DNS-1035 label) may hold.
+    assert.equal(56 + "-worker".length, 63);
+    for (const rule of rules) assert.match(rule.message, /^metadata\.name must be .+: /);
   });
 
   it("has the same bounds and defaults as the operator's types", () => {
@@ -104,11 +191,7 @@ describe("the JobChannel CRD", () => {
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.problems.join("; "));
     // A field the types lacked would be dropped by the parser and missing here.
     assert.deepEqual(parsed.value.spec, FULL_SPEC);
-    const stops = [
-      "worker.env[].valueFrom",
-      "worker.resources.requests",
-      "worker.resources.limits",
-    ];
+    const stops = ["worker.resources.requests", "worker.resources.limits"];
     assert.deepEqual(valuePaths(FULL_SPEC, "", stops).sort(), schemaPaths(spec).sort());
   });
 
@@ -134,4 +217,48 @@ describe("the JobChannel CRD", () => {
     });
     assert.deepEqual(valuePaths(status).sort(), schemaPaths(schema.properties.status).sort());
   });
+});
+
+describe("the default-channel admission policy", () => {
+  it("sets spec.channel to metadata.name on CREATE only, and only for a name that is a channel", () => {
+    assert.equal(policy.kind, "MutatingAdmissionPolicy");
+    assert.equal(policy.apiVersion, "admissionregistration.k8s.io/v1beta1");
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules, [
+      {
+        apiGroups: [crd.spec.group],
+        apiVersions: ["*"],
+        operations: ["CREATE"],
+        resources: [crd.spec.names.plural],
+      },
+    ]);
+    const conditions = policy.spec.matchConditions.map((c: { expression: string }) => c.expression);
+    assert.ok(conditions.includes("has(object.spec) && !has(object.spec.channel)"));
+    assert.ok(conditions.includes(`object.metadata.name.matches('${at("channel").pattern}')`));
+    assert.equal(policy.spec.failurePolicy, "Fail");
+    assert.deepEqual(policy.spec.mutations, [
+      {
+        patchType: "ApplyConfiguration",
+        applyConfiguration: {
+          expression: "Object{spec: Object.spec{channel: object.metadata.name}}",
+        },
+      },
+    ]);
+    assert.equal(binding.kind, "MutatingAdmissionPolicyBinding");
+    assert.equal(binding.spec.policyName, policy.metadata.name);
+  });
+});
+
+describe("the chart's copies", () => {
+  for (const [source, copy] of [
+    ["crds/jobchannels.jobchannel.io.yaml", "charts/jobchannel/files/crd.yaml"],
+    [policyFile, "charts/jobchannel/files/default-channel-policy.yaml"],
+  ] as const) {
+    it(`keeps ${copy} byte-identical to ${source}`, () => {
+      // Helm's .Files reads nothing outside the chart, so the chart carries copies of the one source.
+      const equal = readFileSync(new URL(source, REPO_ROOT)).equals(
+        readFileSync(new URL(copy, REPO_ROOT)),
+      );
+      assert.ok(equal, `${copy} differs from ${source}: cp ${source} ${copy}`);
+    });
+  }
 });
