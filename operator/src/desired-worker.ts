@@ -1,4 +1,6 @@
-// The worker Deployment and Service a JobChannel asks for: pure functions of the resource and the operator's settings.
+// The worker children a JobChannel asks for (Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler):
+// pure functions of the resource and the operator's settings.
+import { createHash } from "node:crypto";
 import { API_VERSION, KIND, type EnvVar, type JobChannel, type WorkerSpec } from "./jobchannel.ts";
 
 /** Port of the worker's HTTP API, probes and metrics. */
@@ -23,7 +25,49 @@ export interface WorkerSettings {
   readonly redisSecret: string;
 }
 
-/** `<name>-worker`, the name of both children. */
+/** The annotation holding the hash of the desired object a child was last applied from. */
+export const DESIRED_HASH_ANNOTATION = "jobchannel.io/desired-hash";
+
+/** The kinds of worker children. */
+export type ChildKind =
+  "Deployment" | "Service" | "PodDisruptionBudget" | "HorizontalPodAutoscaler";
+
+/** The Secret with `REDIS_URL` the workers of `jc` read, in its own namespace. */
+export function redisSecretOf(jc: JobChannel, settings: WorkerSettings): string {
+  return jc.spec.redis?.secretName ?? settings.redisSecret;
+}
+
+/** JSON with object keys sorted, so equal objects hash equally. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The hash of a desired object (its annotation left out). */
+export function desiredHash(object: Record<string, unknown>): string {
+  return createHash("sha256").update(canonical(object)).digest("hex").slice(0, 32);
+}
+
+/** The object with {@link DESIRED_HASH_ANNOTATION} set to its own hash. */
+export function withDesiredHash(object: Record<string, unknown>): Record<string, unknown> {
+  const meta = object.metadata as Record<string, unknown>;
+  const annotations = (meta.annotations as Record<string, string> | undefined) ?? {};
+  return {
+    ...object,
+    metadata: {
+      ...meta,
+      annotations: { ...annotations, [DESIRED_HASH_ANNOTATION]: desiredHash(object) },
+    },
+  };
+}
+
+/** `<name>-worker`, the name of every child. */
 export function workerName(jobChannelName: string): string {
   return `${jobChannelName}-worker`;
 }
@@ -72,7 +116,7 @@ export function workerEnv(jc: JobChannel, worker: WorkerSpec, settings: WorkerSe
     ...(worker.jobType ? [{ name: "JOBCHANNEL_JOB_TYPES", value: worker.jobType }] : []),
     {
       name: "REDIS_URL",
-      valueFrom: { secretKeyRef: { name: settings.redisSecret, key: "REDIS_URL" } },
+      valueFrom: { secretKeyRef: { name: redisSecretOf(jc, settings), key: "REDIS_URL" } },
     },
     { name: "JOBCHANNEL_HISTORY_MAX_JOBS", value: String(jc.spec.history.maxJobs) },
     { name: "JOBCHANNEL_HISTORY_TTL_SECONDS", value: String(jc.spec.history.ttlSeconds) },
@@ -106,7 +150,9 @@ export function desiredDeployment(
     kind: "Deployment",
     metadata: metadata(jc, channel),
     spec: {
-      replicas: worker.replicas,
+      // With autoscaling the HorizontalPodAutoscaler owns the replicas: leaving them out of the
+      // apply leaves them to it.
+      ...(worker.autoscaling ? {} : { replicas: worker.replicas }),
       revisionHistoryLimit: 3,
       selector: { matchLabels: selectorLabels(jc) },
       template: {
@@ -115,6 +161,15 @@ export function desiredDeployment(
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 60,
+          topologySpreadConstraints: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
+            (topologyKey) => ({
+              maxSkew: 1,
+              topologyKey,
+              whenUnsatisfiable: "ScheduleAnyway",
+              labelSelector: { matchLabels: selectorLabels(jc) },
+              matchLabelKeys: ["pod-template-hash"],
+            }),
+          ),
           securityContext: {
             runAsNonRoot: true,
             runAsUser: 1000,
@@ -162,6 +217,71 @@ export function desiredService(
       type: "ClusterIP",
       selector: selectorLabels(jc),
       ports: [{ name: "http", port: WORKER_PORT, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+}
+
+/** The PodDisruptionBudget `<name>-worker`: a voluntary disruption takes one worker pod at a time. */
+export function desiredPodDisruptionBudget(
+  jc: JobChannel,
+  channel: string,
+): Record<string, unknown> | undefined {
+  if (!jc.spec.worker) return undefined;
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: metadata(jc, channel),
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: selectorLabels(jc) },
+      // A pod that is not ready yet may be evicted: it serves nothing, and it would block drains.
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
+  };
+}
+
+/** The HorizontalPodAutoscaler `<name>-worker`; `undefined` without `spec.worker.autoscaling`. */
+export function desiredHorizontalPodAutoscaler(
+  jc: JobChannel,
+  channel: string,
+): Record<string, unknown> | undefined {
+  const autoscaling = jc.spec.worker?.autoscaling;
+  if (!autoscaling) return undefined;
+  const metrics: Record<string, unknown>[] = [];
+  if (autoscaling.targetCPUUtilizationPercentage !== undefined) {
+    metrics.push({
+      type: "Resource",
+      resource: {
+        name: "cpu",
+        target: {
+          type: "Utilization",
+          averageUtilization: autoscaling.targetCPUUtilizationPercentage,
+        },
+      },
+    });
+  }
+  if (autoscaling.podsMetric) {
+    metrics.push({
+      type: "Pods",
+      pods: {
+        metric: { name: autoscaling.podsMetric.name },
+        target: { type: "AverageValue", averageValue: String(autoscaling.podsMetric.averageValue) },
+      },
+    });
+  }
+  return {
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    metadata: metadata(jc, channel),
+    spec: {
+      scaleTargetRef: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        name: workerName(jc.metadata.name),
+      },
+      minReplicas: autoscaling.minReplicas,
+      maxReplicas: autoscaling.maxReplicas,
+      metrics,
     },
   };
 }

@@ -4,6 +4,9 @@ export const OperatorErrorCode = {
   InvalidConfig: "invalid_config",
   InvalidSpec: "invalid_spec",
   ChannelConflict: "channel_conflict",
+  InvalidChild: "invalid_child",
+  ChildConflict: "child_conflict",
+  RedisSecretMissing: "redis_secret_missing",
   KubeApi: "kube_api",
   WatchFailed: "watch_failed",
   LeadershipLost: "leadership_lost",
@@ -31,6 +34,21 @@ export const ERROR_CODES: readonly {
     code: OperatorErrorCode.ChannelConflict,
     description:
       "Two JobChannels claim the same channel. The older one (creationTimestamp, then namespace/name) keeps it; the newer gets Ready=False, reason ChannelConflict, no workers and no relay entry.",
+  },
+  {
+    code: OperatorErrorCode.InvalidChild,
+    description:
+      "The API server refused a worker child the JobChannel produces (422 or 400: an invalid env valueFrom, an immutable selector). Reported as Ready=False and WorkersAvailable=False, reason InvalidChild, with the API's message, and a Warning Event; retried after 30 s, doubling up to 10 min, and at once when the JobChannel changes.",
+  },
+  {
+    code: OperatorErrorCode.ChildConflict,
+    description:
+      "A worker child's name is taken: the object is controlled by another owner, or another field manager holds its fields. jobchannel never takes it over. Reported as Ready=False and WorkersAvailable=False, reason ChildConflict, and a Warning Event; retried like invalid_child.",
+  },
+  {
+    code: OperatorErrorCode.RedisSecretMissing,
+    description:
+      "The Secret named by spec.redis.secretName (default JOBCHANNEL_REDIS_SECRET) does not exist in the JobChannel's namespace, so worker pods cannot start. Reported as WorkersAvailable=False, reason RedisSecretMissing, naming the Secret to create; checked again every 10 s.",
   },
   {
     code: OperatorErrorCode.KubeApi,

@@ -31,6 +31,9 @@ export const SPEC_BOUNDS = {
   maxMessageBytes: { minimum: 1024, maximum: 1_048_576, default: 65_536 },
   "worker.replicas": { minimum: 0, maximum: 100, default: 1 },
   "worker.concurrency": { minimum: 1, maximum: 256, default: 4 },
+  "worker.autoscaling.minReplicas": { minimum: 1, maximum: 100, default: 1 },
+  "worker.autoscaling.maxReplicas": { minimum: 1, maximum: 100 },
+  "worker.autoscaling.targetCPUUtilizationPercentage": { minimum: 1, maximum: 100 },
 } as const satisfies Record<string, IntegerBound>;
 
 /** Defaults of the enum fields under `spec`. */
@@ -53,6 +56,23 @@ export interface WorkerResources {
   limits?: Record<string, string | number>;
 }
 
+/** A Pods metric the worker HorizontalPodAutoscaler targets (through a custom metrics adapter). */
+export interface PodsMetricTarget {
+  /** The metric's name, e.g. `jobchannel_worker_jobs_active`. */
+  name: string;
+  /** The average value per pod to aim for (a quantity). */
+  averageValue: string | number;
+}
+
+/** `spec.worker.autoscaling`: a HorizontalPodAutoscaler owns the worker replicas. */
+export interface WorkerAutoscaling {
+  /** @default 1 */
+  minReplicas: number;
+  maxReplicas: number;
+  targetCPUUtilizationPercentage?: number;
+  podsMetric?: PodsMetricTarget;
+}
+
 /** `spec.worker`: the workers that run the job type. */
 export interface WorkerSpec {
   /** @default the operator's JOBCHANNEL_WORKER_IMAGE */
@@ -65,6 +85,14 @@ export interface WorkerSpec {
   concurrency: number;
   env?: EnvVar[];
   resources?: WorkerResources;
+  /** When set, the replicas belong to a HorizontalPodAutoscaler and `replicas` is ignored. */
+  autoscaling?: WorkerAutoscaling;
+}
+
+/** `spec.redis`: where the workers find Redis. */
+export interface RedisSpec {
+  /** Secret in the JobChannel's namespace with the key `REDIS_URL`. @default the operator's JOBCHANNEL_REDIS_SECRET */
+  secretName?: string;
 }
 
 /** `spec.history`: retention of job state for snapshots. */
@@ -86,6 +114,7 @@ export interface JobChannelSpec {
   history: HistorySpec;
   /** @default 65536 */
   maxMessageBytes: number;
+  redis?: RedisSpec;
   worker?: WorkerSpec;
 }
 

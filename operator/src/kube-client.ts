@@ -2,16 +2,19 @@
 import { randomBytes } from "node:crypto";
 import {
   AppsV1Api,
+  AutoscalingV2Api,
   CoreV1Api,
   CustomObjectsApi,
   EventsV1Api,
   PatchStrategy,
+  PolicyV1Api,
   V1MicroTime,
   Watch,
   setHeaderOptions,
   type KubeConfig,
 } from "@kubernetes/client-node";
-import { apiMessageOf, OperatorError, OperatorErrorCode } from "./errors.ts";
+import type { ChildKind } from "./desired-worker.ts";
+import { apiMessageOf, OperatorError, OperatorErrorCode, statusCodeOf } from "./errors.ts";
 import { GROUP, PLURAL, VERSION, type JobChannelStatus } from "./jobchannel.ts";
 import { deploymentOwner, type RelayConfigMapOwner } from "./relay-config.ts";
 import { withTimeout } from "./timeout.ts";
@@ -22,6 +25,12 @@ export const FIELD_MANAGER = "jobchannel-operator";
 
 /** Server-side apply needs its own Content-Type; client-node would otherwise send a JSON patch type. */
 const applyOptions = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
+
+/** Asks for metadata only: the API server sends a PartialObjectMetadata, never a Secret's data. */
+const metadataOnly = setHeaderOptions(
+  "Accept",
+  "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+);
 
 /** An object reference for Events. */
 export interface ObjectRef {
@@ -41,16 +50,42 @@ export interface EventInput {
   readonly action: string;
 }
 
-/** The writes a reconcile makes; an interface so the reconciler is unit-tested without a cluster. */
+/** Options of {@link ClusterWriter.apply}. */
+export interface ApplyOptions {
+  /**
+   * Take over fields other field managers own (server-side apply's `force`): for objects the
+   * operator already controls, so drift is undone. Without it a conflict fails with 409.
+   */
+  readonly force: boolean;
+  /** @default {@link FIELD_MANAGER} */
+  readonly fieldManager?: string;
+}
+
+/**
+ * The calls a reconcile makes; an interface so the reconciler is unit-tested without a cluster.
+ * Reads of Secrets are metadata only.
+ */
 export interface ClusterWriter {
-  /** Server-side applies a Deployment, Service or ConfigMap; resolves with the live object. */
-  apply(object: Record<string, unknown>): Promise<unknown>;
-  /** Server-side applies a JobChannel's status through the /status subresource. */
-  applyStatus(namespace: string, name: string, status: JobChannelStatus): Promise<void>;
+  /** Server-side applies a worker child or the ConfigMap; resolves with the live object. */
+  apply(object: Record<string, unknown>, options: ApplyOptions): Promise<unknown>;
+  /**
+   * Server-side applies a JobChannel's status through the /status subresource; resolves with
+   * the JobChannel's resourceVersion after the write.
+   */
+  applyStatus(
+    namespace: string,
+    name: string,
+    status: JobChannelStatus,
+  ): Promise<string | undefined>;
   /** Deletes a child; a child already gone is fine. */
-  remove(kind: "Deployment" | "Service", namespace: string, name: string): Promise<void>;
+  remove(kind: ChildKind, namespace: string, name: string): Promise<void>;
   /** Records an Event (events.k8s.io/v1). */
   event(event: EventInput): Promise<void>;
+  /**
+   * Whether a Secret exists (a metadata-only GET); undefined when the API would not say
+   * (forbidden, say).
+   */
+  secretExists(namespace: string, name: string): Promise<boolean | undefined>;
 }
 
 function metaOf(object: Record<string, unknown>): { name: string; namespace: string } {
@@ -77,6 +112,8 @@ export class KubeClusterWriter implements ClusterWriter {
   readonly #core: CoreV1Api;
   readonly #custom: CustomObjectsApi;
   readonly #events: EventsV1Api;
+  readonly #policy: PolicyV1Api;
+  readonly #autoscaling: AutoscalingV2Api;
   readonly #instance: string;
 
   /** `instance` names this operator process in Events (reportingInstance). */
@@ -85,17 +122,26 @@ export class KubeClusterWriter implements ClusterWriter {
     this.#core = kubeConfig.makeApiClient(CoreV1Api);
     this.#custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.#events = kubeConfig.makeApiClient(EventsV1Api);
+    this.#policy = kubeConfig.makeApiClient(PolicyV1Api);
+    this.#autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
     this.#instance = instance.slice(0, 128);
   }
 
-  async apply(object: Record<string, unknown>): Promise<unknown> {
+  async apply(
+    object: Record<string, unknown>,
+    { force, fieldManager = FIELD_MANAGER }: ApplyOptions,
+  ): Promise<unknown> {
     const { name, namespace } = metaOf(object);
-    const request = { name, namespace, body: object, fieldManager: FIELD_MANAGER, force: true };
+    const request = { name, namespace, body: object, fieldManager, force };
     switch (object.kind) {
       case "Deployment":
         return this.#apps.patchNamespacedDeployment(request, applyOptions);
       case "Service":
         return this.#core.patchNamespacedService(request, applyOptions);
+      case "PodDisruptionBudget":
+        return this.#policy.patchNamespacedPodDisruptionBudget(request, applyOptions);
+      case "HorizontalPodAutoscaler":
+        return this.#autoscaling.patchNamespacedHorizontalPodAutoscaler(request, applyOptions);
       case "ConfigMap":
         return this.#core.patchNamespacedConfigMap(request, applyOptions);
       default:
@@ -103,14 +149,30 @@ export class KubeClusterWriter implements ClusterWriter {
     }
   }
 
-  async applyStatus(namespace: string, name: string, status: JobChannelStatus): Promise<void> {
+  async secretExists(namespace: string, name: string): Promise<boolean | undefined> {
+    try {
+      await this.#core.readNamespacedSecret({ name, namespace }, metadataOnly);
+      return true;
+    } catch (error) {
+      const code = statusCodeOf(error);
+      if (code === 404) return false;
+      if (code === 403) return undefined;
+      throw error;
+    }
+  }
+
+  async applyStatus(
+    namespace: string,
+    name: string,
+    status: JobChannelStatus,
+  ): Promise<string | undefined> {
     const body = {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: "JobChannel",
       metadata: { name, namespace },
       status,
     };
-    await this.#custom.patchNamespacedCustomObjectStatus(
+    const live: unknown = await this.#custom.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -123,18 +185,30 @@ export class KubeClusterWriter implements ClusterWriter {
       },
       applyOptions,
     );
+    const rv = (live as { metadata?: { resourceVersion?: unknown } } | null)?.metadata
+      ?.resourceVersion;
+    return typeof rv === "string" ? rv : undefined;
   }
 
-  async remove(kind: "Deployment" | "Service", namespace: string, name: string): Promise<void> {
+  async remove(kind: ChildKind, namespace: string, name: string): Promise<void> {
     try {
-      if (kind === "Deployment") {
-        await this.#apps.deleteNamespacedDeployment({
-          name,
-          namespace,
-          propagationPolicy: "Background",
-        });
-      } else {
-        await this.#core.deleteNamespacedService({ name, namespace });
+      switch (kind) {
+        case "Deployment":
+          await this.#apps.deleteNamespacedDeployment({
+            name,
+            namespace,
+            propagationPolicy: "Background",
+          });
+          break;
+        case "Service":
+          await this.#core.deleteNamespacedService({ name, namespace });
+          break;
+        case "PodDisruptionBudget":
+          await this.#policy.deleteNamespacedPodDisruptionBudget({ name, namespace });
+          break;
+        case "HorizontalPodAutoscaler":
+          await this.#autoscaling.deleteNamespacedHorizontalPodAutoscaler({ name, namespace });
+          break;
       }
     } catch (error) {
       ignoreNotFound(error);
@@ -203,8 +277,10 @@ export async function operatorDeploymentOwner(
   return deploymentOwner(name, uid);
 }
 
-/** A list call: returns the items and the list's resourceVersion. */
-export type Lister = () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
+/** A list call, aborted when `signal` fires: returns the items and the list's resourceVersion. */
+export type Lister = (
+  signal: AbortSignal,
+) => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>;
 
 /**
  * A list+watch source over client-node: `list` through a typed API, `watch` through its Watch.
@@ -219,8 +295,8 @@ export function listWatchSource(
 ): ListWatchSource {
   const watch = new Watch(kubeConfig);
   return {
-    async list() {
-      const list = await lister();
+    async list(signal) {
+      const list = await lister(signal);
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
     },
     async watch(resourceVersion, onEvent, onDone): Promise<WatchHandle> {
@@ -245,6 +321,8 @@ export interface ListApis {
   readonly apps: AppsV1Api;
   readonly core: CoreV1Api;
   readonly custom: CustomObjectsApi;
+  readonly policy: PolicyV1Api;
+  readonly autoscaling: AutoscalingV2Api;
 }
 
 export function listApis(kubeConfig: KubeConfig): ListApis {
@@ -252,5 +330,7 @@ export function listApis(kubeConfig: KubeConfig): ListApis {
     apps: kubeConfig.makeApiClient(AppsV1Api),
     core: kubeConfig.makeApiClient(CoreV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    policy: kubeConfig.makeApiClient(PolicyV1Api),
+    autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
   };
 }

@@ -1,9 +1,12 @@
 // Wires the pipeline: watchers -> stores -> queue -> runner -> reconciler, gated by leader election.
 import type { Server } from "node:http";
+import { isDeepStrictEqual } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { OperatorConfig } from "./config.ts";
-import { MANAGED_BY, MANAGED_BY_LABEL } from "./desired-worker.ts";
+import { signalOptions } from "./api-deadline.ts";
+import { ChannelIndex } from "./channel-index.ts";
+import { MANAGED_BY, MANAGED_BY_LABEL, type ChildKind } from "./desired-worker.ts";
 import { startHttpServer } from "./http-server.ts";
 import { GROUP, PLURAL, VERSION, channelOf } from "./jobchannel.ts";
 import {
@@ -26,8 +29,8 @@ import {
 } from "./observed.ts";
 import { WorkQueue } from "./queue.ts";
 import { RateLimiter } from "./rate-limit.ts";
-import { JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "./reconciler.ts";
-import type { RelayConfigMapOwner } from "./relay-config.ts";
+import { CHILD_KINDS, JobChannelReconciler, RELAY_CONFIG_QUEUE_KEY } from "./reconciler.ts";
+import { parseRelayConfig, type RelayConfigMapOwner } from "./relay-config.ts";
 import { Runner } from "./runner.ts";
 import { Store, unionReader, type StoreChange } from "./store.ts";
 import { Watcher, type ListWatchSource, type WatchSink } from "./watcher.ts";
@@ -37,6 +40,22 @@ const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 function channelOfObserved(o: ObservedJobChannel | undefined): string | undefined {
   return o?.ok ? channelOf(o.value) : undefined;
 }
+
+/** What of a JobChannel the relay config and channel conflicts depend on: all but its status. */
+function claimOf(o: ObservedJobChannel | undefined): unknown {
+  if (!o) return undefined;
+  if (!o.ok) return { invalid: true };
+  const { spec, metadata } = o.value;
+  return { spec, deleting: metadata.deletionTimestamp !== undefined };
+}
+
+/** Where each kind of worker child is listed and watched. */
+const CHILD_SOURCES: Record<ChildKind, { readonly group: string; readonly plural: string }> = {
+  Deployment: { group: "/apis/apps/v1", plural: "deployments" },
+  Service: { group: "/api/v1", plural: "services" },
+  PodDisruptionBudget: { group: "/apis/policy/v1", plural: "poddisruptionbudgets" },
+  HorizontalPodAutoscaler: { group: "/apis/autoscaling/v2", plural: "horizontalpodautoscalers" },
+};
 
 /** Callbacks of {@link Manager}. */
 export interface ManagerHooks {
@@ -51,8 +70,13 @@ export class Manager {
   readonly #metrics: OperatorMetrics;
   readonly #writer: ClusterWriter;
   readonly #jobChannels: Store<ObservedJobChannel>[] = [];
-  readonly #deployments: Store<ObservedChild>[] = [];
-  readonly #services: Store<ObservedChild>[] = [];
+  readonly #channels = new ChannelIndex();
+  readonly #children: Record<ChildKind, Store<ObservedChild>[]> = {
+    Deployment: [],
+    Service: [],
+    PodDisruptionBudget: [],
+    HorizontalPodAutoscaler: [],
+  };
   readonly #configMaps: Store<ObservedConfigMap>;
   readonly #watchers: Watcher[] = [];
   readonly #reconciler: JobChannelReconciler;
@@ -98,19 +122,19 @@ export class Manager {
         this.#jobChannelSource(apis, namespace),
         jcs,
       );
-      for (const kind of ["Deployment", "Service"] as const) {
+      for (const kind of CHILD_KINDS) {
         const children = new Store<ObservedChild>({
           project: (o) => observeChild(o, kind),
           onChange: (change) => this.#onChild(change),
         });
-        (kind === "Deployment" ? this.#deployments : this.#services).push(children);
-        const name = `${kind === "Deployment" ? "deployments" : "services"}${namespace ? `@${namespace}` : ""}`;
+        this.#children[kind].push(children);
+        const name = `${CHILD_SOURCES[kind].plural}${namespace ? `@${namespace}` : ""}`;
         this.#watch(name, this.#childSource(apis, kind, namespace), children);
       }
     }
     this.#configMaps = new Store<ObservedConfigMap>({
       project: observeConfigMap,
-      onChange: () => this.#onConfigMap(),
+      onChange: (change) => this.#onConfigMap(change),
     });
     const ns = config.namespace;
     const fieldSelector = `metadata.name=${config.relayConfigMap}`;
@@ -119,17 +143,27 @@ export class Manager {
       listWatchSource(
         kubeConfig,
         `/api/v1/namespaces/${ns}/configmaps`,
-        () => apis.core.listNamespacedConfigMap({ namespace: ns, fieldSelector }),
+        (signal) =>
+          apis.core.listNamespacedConfigMap(
+            { namespace: ns, fieldSelector },
+            signalOptions(signal),
+          ),
         { fieldSelector },
       ),
       this.#configMaps,
     );
     this.#reconciler = new JobChannelReconciler({
       jobChannels: unionReader(this.#jobChannels),
-      deployments: unionReader(this.#deployments),
-      services: unionReader(this.#services),
+      claimants: (channel) => this.#channels.keys(channel),
+      children: {
+        Deployment: unionReader(this.#children.Deployment),
+        Service: unionReader(this.#children.Service),
+        PodDisruptionBudget: unionReader(this.#children.PodDisruptionBudget),
+        HorizontalPodAutoscaler: unionReader(this.#children.HorizontalPodAutoscaler),
+      },
       configMaps: this.#configMaps,
       writer: this.#writer,
+      writes: this.#metrics.writes,
       settings: {
         workerImage: config.workerImage,
         redisSecret: config.redisSecret,
@@ -205,39 +239,52 @@ export class Manager {
   #jobChannelSource(apis: ListApis, namespace: string | undefined): ListWatchSource {
     const base = `/apis/${GROUP}/${VERSION}`;
     if (namespace) {
-      return listWatchSource(this.#kube, `${base}/namespaces/${namespace}/${PLURAL}`, () =>
-        apis.custom.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: PLURAL,
-        }),
+      return listWatchSource(this.#kube, `${base}/namespaces/${namespace}/${PLURAL}`, (signal) =>
+        apis.custom.listNamespacedCustomObject(
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL },
+          signalOptions(signal),
+        ),
       );
     }
-    return listWatchSource(this.#kube, `${base}/${PLURAL}`, () =>
-      apis.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+    return listWatchSource(this.#kube, `${base}/${PLURAL}`, (signal) =>
+      apis.custom.listClusterCustomObject(
+        { group: GROUP, version: VERSION, plural: PLURAL },
+        signalOptions(signal),
+      ),
     );
   }
 
-  /** Deployments or Services the operator manages (by label), in one namespace or all. */
-  #childSource(
-    apis: ListApis,
-    kind: "Deployment" | "Service",
-    namespace: string | undefined,
-  ): ListWatchSource {
+  /** Worker children of one kind the operator manages (by label), in one namespace or all. */
+  #childSource(apis: ListApis, kind: ChildKind, namespace: string | undefined): ListWatchSource {
     const labelSelector = MANAGED_SELECTOR;
-    const [group, plural] =
-      kind === "Deployment" ? ["/apis/apps/v1", "deployments"] : ["/api/v1", "services"];
+    const { group, plural } = CHILD_SOURCES[kind];
     const path = namespace ? `${group}/namespaces/${namespace}/${plural}` : `${group}/${plural}`;
-    const list: Lister = () => {
-      if (kind === "Deployment") {
-        return namespace
-          ? apis.apps.listNamespacedDeployment({ namespace, labelSelector })
-          : apis.apps.listDeploymentForAllNamespaces({ labelSelector });
+    const list: Lister = (signal) => {
+      const abort = signalOptions(signal);
+      switch (kind) {
+        case "Deployment":
+          return namespace
+            ? apis.apps.listNamespacedDeployment({ namespace, labelSelector }, abort)
+            : apis.apps.listDeploymentForAllNamespaces({ labelSelector }, abort);
+        case "Service":
+          return namespace
+            ? apis.core.listNamespacedService({ namespace, labelSelector }, abort)
+            : apis.core.listServiceForAllNamespaces({ labelSelector }, abort);
+        case "PodDisruptionBudget":
+          return namespace
+            ? apis.policy.listNamespacedPodDisruptionBudget({ namespace, labelSelector }, abort)
+            : apis.policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector }, abort);
+        case "HorizontalPodAutoscaler":
+          return namespace
+            ? apis.autoscaling.listNamespacedHorizontalPodAutoscaler(
+                { namespace, labelSelector },
+                abort,
+              )
+            : apis.autoscaling.listHorizontalPodAutoscalerForAllNamespaces(
+                { labelSelector },
+                abort,
+              );
       }
-      return namespace
-        ? apis.core.listNamespacedService({ namespace, labelSelector })
-        : apis.core.listServiceForAllNamespaces({ labelSelector });
     };
     return listWatchSource(this.#kube, path, list, { labelSelector });
   }
@@ -251,18 +298,15 @@ export class Manager {
   }
 
   #onJobChannel({ key, before, after }: StoreChange<ObservedJobChannel>): void {
+    this.#channels.set(key, channelOfObserved(after));
     this.#enqueue(key);
+    // A status write changes nothing the relay config or a channel conflict depends on.
+    if (isDeepStrictEqual(claimOf(before), claimOf(after))) return;
     this.#enqueue(RELAY_CONFIG_QUEUE_KEY);
     // Another JobChannel's conflict state may depend on this one: requeue every claimant of the channel.
-    const channels = new Set([channelOfObserved(before), channelOfObserved(after)].filter(Boolean));
-    if (channels.size === 0) return;
-    for (const store of this.#jobChannels) {
-      for (const other of store.list()) {
-        const channel = channelOfObserved(other);
-        if (other.ok && channel && channels.has(channel)) {
-          this.#enqueue(`${other.value.metadata.namespace}/${other.value.metadata.name}`);
-        }
-      }
+    for (const channel of new Set([channelOfObserved(before), channelOfObserved(after)])) {
+      if (channel === undefined) continue;
+      for (const other of this.#channels.keys(channel)) this.#enqueue(other);
     }
   }
 
@@ -271,9 +315,15 @@ export class Manager {
     if (owner) this.#enqueue(owner);
   }
 
-  #onConfigMap(): void {
+  /** The relay key, and the JobChannels whose channel's entry changed (their ChannelRegistered may have). */
+  #onConfigMap({ before, after }: StoreChange<ObservedConfigMap>): void {
     this.#enqueue(RELAY_CONFIG_QUEUE_KEY);
-    for (const key of this.#jobChannelKeys()) this.#enqueue(key);
+    const old = parseRelayConfig(before?.channels);
+    const now = parseRelayConfig(after?.channels);
+    for (const channel of new Set([...old.keys(), ...now.keys()])) {
+      if (isDeepStrictEqual(old.get(channel), now.get(channel))) continue;
+      for (const key of this.#channels.keys(channel)) this.#enqueue(key);
+    }
   }
 
   #resync(): void {

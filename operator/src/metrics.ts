@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ConditionType } from "./jobchannel.ts";
 import type { QueueMetrics } from "./queue.ts";
-import type { StatusMetrics } from "./reconciler.ts";
+import type { StatusMetrics, WriteMetrics } from "./reconciler.ts";
 import type { RunnerMetrics } from "./runner.ts";
 import type { WatcherMetrics } from "./watcher.ts";
 
@@ -17,6 +17,8 @@ export interface OperatorMetrics {
   readonly watcher: WatcherMetrics;
   /** The per-JobChannel gauges, set from each status the reconciler computes. */
   readonly statuses: StatusMetrics;
+  /** jobchannel_operator_api_writes_total: every write the reconciler makes. */
+  readonly writes: WriteMetrics;
   /** leader_election_master_status: 1 while this process leads. */
   leader(isLeader: boolean): void;
   /** Drops every per-JobChannel series: a process that does not lead exports none. */
@@ -149,6 +151,11 @@ export function createMetrics(options: { leaseName: string; workers: number }): 
     "1 while a JobChannel's Ready condition is True, else 0; set by the leader only",
     jobChannelLabelNames,
   );
+  const apiWrites = counter(
+    "jobchannel_operator_api_writes_total",
+    "Writes the operator made to the Kubernetes API, by resource and verb (apply, delete, create); zero in a steady state",
+    ["resource", "verb"],
+  );
   const perJobChannel = [workersDesired, workersAvailable, jobChannelReady];
   /** `namespace/name` as labels; JobChannel keys always hold a slash. */
   const jobChannelLabels = (key: string) => {
@@ -195,6 +202,9 @@ export function createMetrics(options: { leaseName: string; workers: number }): 
       forget(key) {
         for (const metric of perJobChannel) metric.remove(jobChannelLabels(key));
       },
+    },
+    writes: {
+      wrote: (resource, verb) => apiWrites.inc({ resource, verb }),
     },
     leader: (isLeader) => leaderStatus.set({ name: options.leaseName }, isLeader ? 1 : 0),
     clearJobChannels() {

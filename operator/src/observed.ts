@@ -1,5 +1,7 @@
 // Projections of API objects into what the stores keep, validated at the boundary.
+import { DESIRED_HASH_ANNOTATION, type ChildKind } from "./desired-worker.ts";
 import { API_VERSION, KIND, objectKey } from "./jobchannel.ts";
+import { FIELD_MANAGER } from "./kube-client.ts";
 import { RELAY_CONFIG_KEY } from "./relay-config.ts";
 import type { DeploymentObservation } from "./status.ts";
 import { parseJobChannel, type ParseResult } from "./validate.ts";
@@ -7,13 +9,19 @@ import { parseJobChannel, type ParseResult } from "./validate.ts";
 /** A JobChannel as the store keeps it: the parse outcome (typed object, or problems). */
 export type ObservedJobChannel = ParseResult;
 
-/** A child (Deployment or Service) the operator may own. */
+/** A worker child (Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler) the operator may own. */
 export interface ObservedChild {
   readonly key: string;
   /** `namespace/name` of the JobChannel that controls it, if one does. */
   readonly owner?: string;
   /** Changes on every write, so any edit (drift) is noticed. */
   readonly resourceVersion?: string;
+  /** `metadata.generation`: moves when the spec changes (not for Services). */
+  readonly generation?: number;
+  /** The hash of the desired object it was last applied from ({@link DESIRED_HASH_ANNOTATION}). */
+  readonly desiredHash?: string;
+  /** Whether the operator's field manager holds `spec.replicas` (Deployments). */
+  readonly ownsReplicas?: boolean;
   /** The worker Deployment's state, for Deployments. */
   readonly deployment?: DeploymentObservation;
 }
@@ -86,21 +94,35 @@ export function observeDeploymentStatus(object: unknown): DeploymentObservation 
   };
 }
 
-/** A Deployment or Service (list items carry no `kind`, so the store says which it holds). */
-export function observeChild(
-  object: unknown,
-  kind: "Deployment" | "Service",
-): ObservedChild | undefined {
+/** Whether the operator's apply holds `spec.replicas`, from the object's managedFields. */
+function managerOwnsReplicas(meta: Json): boolean {
+  const entries = Array.isArray(meta.managedFields) ? (meta.managedFields as unknown[]) : [];
+  return entries.some((entry) => {
+    const e = record(entry);
+    const spec = record(record(e?.fieldsV1)?.["f:spec"]);
+    return (
+      e?.manager === FIELD_MANAGER && e.operation === "Apply" && spec?.["f:replicas"] !== undefined
+    );
+  });
+}
+
+/** A worker child (list items carry no `kind`, so the store says which it holds). */
+export function observeChild(object: unknown, kind: ChildKind): ObservedChild | undefined {
   const o = record(object);
   const meta = record(o?.metadata);
   if (!o || !meta || typeof meta.name !== "string" || typeof meta.namespace !== "string")
     return undefined;
   const owner = controllerOwner(meta);
   const deployment = kind === "Deployment" ? observeDeploymentStatus(object) : undefined;
+  const hash = record(meta.annotations)?.[DESIRED_HASH_ANNOTATION];
+  const ownsReplicas = kind === "Deployment" ? managerOwnsReplicas(meta) : undefined;
   return {
     key: objectKey({ namespace: meta.namespace, name: meta.name }),
     ...(owner ? { owner } : {}),
     ...(typeof meta.resourceVersion === "string" ? { resourceVersion: meta.resourceVersion } : {}),
+    ...(typeof meta.generation === "number" ? { generation: meta.generation } : {}),
+    ...(typeof hash === "string" ? { desiredHash: hash } : {}),
+    ...(ownsReplicas ? { ownsReplicas } : {}),
     ...(deployment ? { deployment } : {}),
   };
 }

@@ -9,7 +9,7 @@ export interface Request {
 export interface Result {
   /** Reconcile this key again after this many milliseconds (not counted as a failure). */
   readonly requeueAfterMs?: number;
-  /** Reconcile again soon, with the key's backoff (not counted as a failure). */
+  /** Reconcile again after a short fixed delay (not counted as a failure, no backoff growth). */
   readonly requeue?: boolean;
 }
 

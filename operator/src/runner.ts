@@ -24,6 +24,9 @@ export interface RunnerOptions {
   readonly workers?: number;
 }
 
+/** The delay of a reconcile that returned `requeue: true`. */
+export const REQUEUE_DELAY_MS = 1000;
+
 /** Runs reconciles until stopped. */
 export class Runner {
   readonly #options: RunnerOptions;
@@ -71,7 +74,9 @@ export class Runner {
         queue.addAfter(key, result.requeueAfterMs);
         metrics?.reconciled("requeue_after", seconds(), false);
       } else if (result.requeue) {
-        queue.addRateLimited(key);
+        // Asked for, not a failure: a fixed delay, and the key's failure backoff starts over.
+        queue.forget(key);
+        queue.addAfter(key, REQUEUE_DELAY_MS);
         metrics?.reconciled("requeue", seconds(), false);
       } else {
         queue.forget(key);

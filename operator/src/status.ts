@@ -20,7 +20,29 @@ export const Reason = {
   DeploymentPending: "DeploymentPending",
   NoWorkerDeclared: "NoWorkerDeclared",
   ChannelNotRegistered: "ChannelNotRegistered",
+  InvalidChild: "InvalidChild",
+  ChildConflict: "ChildConflict",
+  RedisSecretMissing: "RedisSecretMissing",
 } as const;
+
+/**
+ * Reasons that report a problem someone has to act on: their Events are Warnings. Every other
+ * reason, pending states included, is Normal.
+ */
+export const PROBLEM_REASONS: ReadonlySet<string> = new Set([
+  Reason.ChannelConflict,
+  Reason.InvalidSpec,
+  Reason.WorkersUnavailable,
+  Reason.InvalidChild,
+  Reason.ChildConflict,
+  Reason.RedisSecretMissing,
+]);
+
+/** A child the API server refused (InvalidChild) or that another controller holds (ChildConflict). */
+export interface ChildProblem {
+  readonly reason: typeof Reason.InvalidChild | typeof Reason.ChildConflict;
+  readonly message: string;
+}
 
 /** What the deployment controller reports about the worker Deployment. */
 export interface DeploymentObservation {
@@ -56,6 +78,10 @@ export interface StatusInput {
   readonly hasWorker: boolean;
   /** The worker Deployment as last seen; undefined when it does not exist (yet). */
   readonly deployment?: DeploymentObservation;
+  /** A child that could not be written. */
+  readonly childProblem?: ChildProblem;
+  /** `namespace/name` of the Redis Secret, when it does not exist. */
+  readonly missingRedisSecret?: string;
 }
 
 function registration(input: StatusInput): ConditionInput {
@@ -102,6 +128,23 @@ function availability(input: StatusInput): ConditionInput {
       message: "spec.worker is not set: jobs are published from outside",
     };
   }
+  if (input.childProblem) {
+    return {
+      type,
+      status: "False",
+      reason: input.childProblem.reason,
+      message: input.childProblem.message,
+    };
+  }
+  if (input.missingRedisSecret) {
+    const [namespace, name] = input.missingRedisSecret.split("/");
+    return {
+      type,
+      status: "False",
+      reason: Reason.RedisSecretMissing,
+      message: `the Secret ${input.missingRedisSecret} does not exist: workers read REDIS_URL from it; create it in namespace ${namespace} (kubectl -n ${namespace} create secret generic ${name} --from-literal=REDIS_URL=redis://...), or name another in spec.redis.secretName`,
+    };
+  }
   const d = input.deployment;
   if (!d || d.observedGeneration < d.generation || !d.available) {
     return {
@@ -128,6 +171,10 @@ function readiness(registered: ConditionInput, workers: ConditionInput): Conditi
   const type = ConditionType.Ready;
   if (registered.reason === Reason.ChannelConflict) {
     return { type, status: "False", reason: Reason.ChannelConflict, message: registered.message };
+  }
+  // A problem with the workers' inputs comes first: waiting for registration will not fix it.
+  if (workers.status === "False" && workers.reason !== Reason.WorkersUnavailable) {
+    return { type, status: "False", reason: workers.reason, message: workers.message };
   }
   if (registered.status !== "True") {
     return {

@@ -16,6 +16,8 @@ import {
   type JobChannelSpec,
   type JobChannelStatus,
   type ObjectMeta,
+  type RedisSpec,
+  type WorkerAutoscaling,
   type WorkerResources,
   type WorkerSpec,
   type WorkersStatus,
@@ -157,6 +159,73 @@ function parseResources(value: unknown, problems: Problems): WorkerResources | u
   return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
 }
 
+/** A DNS subdomain, as Secret names are. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Prometheus metric name. */
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+function parseRedis(value: unknown, problems: Problems): RedisSpec | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) {
+    problems.push(`spec.redis: must be an object, got ${describeType(value)}`);
+    return undefined;
+  }
+  const secretName = optionalString(value.secretName, "redis.secretName", problems);
+  if (secretName !== undefined && (secretName.length > 253 || !DNS_SUBDOMAIN.test(secretName))) {
+    problems.push(`spec.redis.secretName: must be a DNS subdomain name, got "${secretName}"`);
+  }
+  return secretName !== undefined ? { secretName } : {};
+}
+
+function parseAutoscaling(value: unknown, problems: Problems): WorkerAutoscaling | undefined {
+  if (value === undefined) return undefined;
+  if (!isRecord(value)) {
+    problems.push(`spec.worker.autoscaling: must be an object, got ${describeType(value)}`);
+    return undefined;
+  }
+  const path = "spec.worker.autoscaling";
+  if (value.maxReplicas === undefined) problems.push(`${path}.maxReplicas: required`);
+  const minReplicas = integer(value.minReplicas, "worker.autoscaling.minReplicas", problems);
+  const maxReplicas = integer(value.maxReplicas, "worker.autoscaling.maxReplicas", problems);
+  if (maxReplicas < minReplicas) {
+    problems.push(
+      `${path}.maxReplicas: must be at least minReplicas (${minReplicas}), got ${maxReplicas}`,
+    );
+  }
+  const cpu =
+    value.targetCPUUtilizationPercentage === undefined
+      ? undefined
+      : integer(
+          value.targetCPUUtilizationPercentage,
+          "worker.autoscaling.targetCPUUtilizationPercentage",
+          problems,
+        );
+  let podsMetric: WorkerAutoscaling["podsMetric"];
+  if (value.podsMetric !== undefined) {
+    const m = value.podsMetric;
+    if (
+      !isRecord(m) ||
+      typeof m.name !== "string" ||
+      !METRIC_NAME.test(m.name) ||
+      (typeof m.averageValue !== "string" && typeof m.averageValue !== "number")
+    ) {
+      problems.push(`${path}.podsMetric: needs a metric name and an averageValue quantity`);
+    } else {
+      podsMetric = { name: m.name, averageValue: m.averageValue };
+    }
+  }
+  if (cpu === undefined && value.podsMetric === undefined) {
+    problems.push(`${path}: set targetCPUUtilizationPercentage, podsMetric, or both`);
+  }
+  return {
+    minReplicas,
+    maxReplicas,
+    ...(cpu !== undefined ? { targetCPUUtilizationPercentage: cpu } : {}),
+    ...(podsMetric ? { podsMetric } : {}),
+  };
+}
+
 function parseWorker(value: unknown, problems: Problems): WorkerSpec | undefined {
   if (value === undefined) return undefined;
   if (!isRecord(value)) {
@@ -174,6 +243,7 @@ function parseWorker(value: unknown, problems: Problems): WorkerSpec | undefined
   }
   const env = parseEnv(value.env, problems);
   const resources = parseResources(value.resources, problems);
+  const autoscaling = parseAutoscaling(value.autoscaling, problems);
   return {
     ...(image !== undefined ? { image } : {}),
     ...(jobType !== undefined ? { jobType } : {}),
@@ -181,6 +251,7 @@ function parseWorker(value: unknown, problems: Problems): WorkerSpec | undefined
     concurrency: integer(value.concurrency, "worker.concurrency", problems),
     ...(env ? { env } : {}),
     ...(resources ? { resources } : {}),
+    ...(autoscaling ? { autoscaling } : {}),
   };
 }
 
@@ -292,6 +363,8 @@ export function parseJobChannel(object: unknown): ParseResult {
     history: parseHistory(spec.history, problems),
     maxMessageBytes: integer(spec.maxMessageBytes, "maxMessageBytes", problems),
   };
+  const redis = parseRedis(spec.redis, problems);
+  if (redis) parsed.redis = redis;
   const worker = parseWorker(spec.worker, problems);
   if (worker) parsed.worker = worker;
   const status = parseStatus(object.status);

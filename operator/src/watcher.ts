@@ -13,8 +13,8 @@ export interface WatchHandle {
 
 /** Where a watcher lists and watches one kind of object. */
 export interface ListWatchSource {
-  /** A full list and the resourceVersion it was read at. */
-  list(): Promise<{ items: unknown[]; resourceVersion: string }>;
+  /** A full list and the resourceVersion it was read at; the request is aborted when `signal` fires. */
+  list(signal: AbortSignal): Promise<{ items: unknown[]; resourceVersion: string }>;
   /**
    * Opens a watch from `resourceVersion`. `onEvent` receives each event; `onDone` is called once
    * when the watch ends, with the error if it failed (null for a clean close by the server).
@@ -37,7 +37,7 @@ export interface WatchSink {
 }
 
 /** Why the watcher restarted a watch or relisted (the `reason` label of its metrics). */
-export type RestartReason = "error" | "expired" | "silent" | "initial";
+export type RestartReason = "error" | "expired" | "silent" | "initial" | "sink";
 
 /** Observations the watcher reports. */
 export interface WatcherMetrics {
@@ -136,9 +136,10 @@ export class Watcher {
       if (this.#relistReason !== undefined) {
         const reason = this.#relistReason;
         try {
+          // The signal aborts the request itself; the race is a backstop for a source that ignores it.
           const { items, resourceVersion } = await withTimeout(
-            this.#o.source.list(),
-            this.#o.listTimeoutMs,
+            this.#o.source.list(AbortSignal.timeout(this.#o.listTimeoutMs)),
+            this.#o.listTimeoutMs + 1000,
             "list",
           );
           if (this.#stopped) break;
@@ -168,7 +169,14 @@ export class Watcher {
       if (this.#stopped) break;
       if (outcome === "closed") continue;
       this.#o.metrics?.restarted(this.#o.name, outcome.reason);
-      if (outcome.reason === "error") {
+      if (outcome.reason === "sink") {
+        // The cache may have missed the event that failed: only a relist makes it whole again.
+        this.#relistReason = "sink";
+        log.error(
+          { code: OperatorErrorCode.WatchFailed, err: apiMessageOf(outcome.error) },
+          "applying a watch event failed; relisting",
+        );
+      } else if (outcome.reason === "error") {
         this.#failures += 1;
         if (this.#failures >= this.#o.relistAfterFailures) this.#relistReason = "error";
         log.warn(
@@ -191,6 +199,7 @@ export class Watcher {
     let expired = false;
     let silent = false;
     let failure: unknown;
+    let sinkFailure: unknown;
     let events = 0;
     const opened = Date.now();
     const ended = new Promise<unknown>((resolve) => {
@@ -204,11 +213,18 @@ export class Watcher {
           this.#handle?.abort();
           return;
         }
+        if (sinkFailure !== undefined) return;
+        try {
+          if (type === "ADDED" || type === "MODIFIED") this.#o.sink.upsert(object);
+          else if (type === "DELETED") this.#o.sink.remove(object);
+        } catch (error) {
+          sinkFailure = error;
+          this.#handle?.abort();
+          return;
+        }
         const rv = resourceVersionOf(object);
         if (rv) this.#resourceVersion = rv;
         this.#failures = 0;
-        if (type === "ADDED" || type === "MODIFIED") this.#o.sink.upsert(object);
-        else if (type === "DELETED") this.#o.sink.remove(object);
       };
       this.#o.source
         .watch(this.#resourceVersion, onEvent, resolve)
@@ -229,6 +245,7 @@ export class Watcher {
     const error = await ended;
     clearInterval(timer);
     this.#handle = undefined;
+    if (sinkFailure !== undefined) return { reason: "sink", error: sinkFailure };
     if (expired || statusCodeOf(error) === 410) return { reason: "expired" };
     if (silent) return { reason: "silent" };
     if (failure) return { reason: "error", error: failure };

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { WorkQueue } from "../src/queue.ts";
 import { RateLimiter } from "../src/rate-limit.ts";
 import { TerminalError, type Result } from "../src/reconcile.ts";
-import { Runner, type ReconcileOutcome } from "../src/runner.ts";
+import { REQUEUE_DELAY_MS, Runner, type ReconcileOutcome } from "../src/runner.ts";
 import { waitFor } from "@jobchannel/testkit";
 
 const logger = pino({ level: "silent" });
@@ -87,6 +87,23 @@ describe("Runner", () => {
     queue.add("a");
     await waitFor(() => calls === 2);
     assert.deepEqual(outcomes, ["requeue_after", "success"]);
+    await runner.stop();
+  });
+
+  it("requeues a result that asks for it after a fixed delay, without growing the failure backoff", async () => {
+    let calls = 0;
+    const { queue, runner, outcomes } = setup(async () => {
+      calls += 1;
+      if (calls <= 2) throw new Error("api down");
+      return calls === 3 ? { requeue: true } : {};
+    });
+    queue.add("a");
+    await waitFor(() => outcomes.includes("requeue"), { what: "the requeue" });
+    assert.equal(queue.retries("a"), 0, "a requeue is not a failure");
+    const since = performance.now();
+    await waitFor(() => calls === 4, { timeoutMs: 5000, what: "the requeued reconcile" });
+    assert.ok(performance.now() - since >= REQUEUE_DELAY_MS - 50);
+    assert.deepEqual(outcomes, ["error", "error", "requeue", "success"]);
     await runner.stop();
   });
 

@@ -170,11 +170,19 @@ describe("Watcher", () => {
   it("gives up on a list that never answers and lists again", async () => {
     let calls = 0;
     const fake = fakeSource([() => ({ items: [], resourceVersion: "1" })]);
-    const source = {
+    let aborted = false;
+    const source: ListWatchSource = {
       ...fake.source,
-      list: () => {
+      list: (signal) => {
         calls += 1;
-        return calls === 1 ? new Promise<never>(() => {}) : fake.source.list();
+        if (calls > 1) return fake.source.list(signal);
+        // A list that never answers on its own: only the abort ends the request.
+        return new Promise<never>((_, reject) =>
+          signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(signal.reason);
+          }),
+        );
       },
     };
     const watcher = new Watcher({
@@ -188,6 +196,41 @@ describe("Watcher", () => {
     watcher.start();
     await waitFor(() => watcher.synced, { timeoutMs: 2000, what: "the second list" });
     assert.equal(calls, 2);
+    assert.ok(aborted, "the timed-out list request was aborted");
+    await watcher.stop();
+  });
+
+  it("relists when applying a watch event to the cache throws", async () => {
+    const fake = fakeSource([
+      () => ({ items: [obj("a", "1")], resourceVersion: "1" }),
+      () => ({ items: [obj("a", "1"), obj("b", "3")], resourceVersion: "3" }),
+    ]);
+    let failNext = true;
+    const store = new Store<{ value: unknown }>({
+      project: (o) => {
+        const value = (o as { value: unknown }).value;
+        if (value === "b" && failNext) {
+          failNext = false;
+          throw new Error("projection failed");
+        }
+        return { value };
+      },
+    });
+    const relists: string[] = [];
+    const watcher = new Watcher({
+      name: "things",
+      source: fake.source,
+      sink: store,
+      logger,
+      initialBackoffMs: 5,
+      metrics: { restarted: () => {}, relisted: (_, r) => relists.push(r) },
+    });
+    watcher.start();
+    await waitFor(() => fake.watches.length === 1, { timeoutMs: 2000 });
+    fake.watches[0]!.emit("ADDED", obj("b", "2"));
+    await waitFor(() => store.get("ns/b") !== undefined, { timeoutMs: 2000, what: "the relist" });
+    assert.deepEqual(relists, ["initial", "sink"]);
+    assert.equal(fake.watches[0]!.aborted, true);
     await watcher.stop();
   });
 
