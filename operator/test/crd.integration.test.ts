@@ -200,7 +200,7 @@ describe("the JobChannel CRD on the API server", { timeout: 180_000 }, () => {
     assert.deepEqual(stored.spec.worker.env, env);
   });
 
-  it("refuses autoscaling with maxReplicas below minReplicas, or without a target", async () => {
+  it("refuses autoscaling with maxReplicas below minReplicas, without a target, or aiming at 0", async () => {
     await refused(
       "shrinking",
       {
@@ -215,6 +215,16 @@ describe("the JobChannel CRD on the API server", { timeout: 180_000 }, () => {
       "aimless",
       { worker: { ...WORKER, autoscaling: { maxReplicas: 2 } } },
       /autoscaling needs a target: set targetCPUUtilizationPercentage, podsMetric, or both/,
+    );
+    await refused(
+      "idle-target",
+      {
+        worker: {
+          ...WORKER,
+          autoscaling: { maxReplicas: 2, podsMetric: { name: "jobs_active", averageValue: "0" } },
+        },
+      },
+      /spec.worker.autoscaling.podsMetric.averageValue: .*must be above 0/,
     );
     const stored = await create("scaling", {
       worker: {
