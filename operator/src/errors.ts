@@ -63,7 +63,7 @@ export const ERROR_CODES: readonly {
   {
     code: OperatorErrorCode.LeadershipLost,
     description:
-      "The Lease could not be renewed in time. Reconciling stops at once and the process competes for the Lease again.",
+      "The leader could not renew its Lease within the renew deadline (a renewal that hangs is aborted when the deadline passes). The process exits with status 1 at once, writing nothing more, as controller-runtime does; its Deployment restarts it as a candidate.",
   },
   {
     code: OperatorErrorCode.OperatorDeploymentUnreadable,

@@ -14,10 +14,10 @@ import {
   type KubeConfig,
 } from "@kubernetes/client-node";
 import type { ChildKind } from "./desired-worker.ts";
+import { makeApiClientWithDeadline } from "./api-deadline.ts";
 import { apiMessageOf, OperatorError, OperatorErrorCode, statusCodeOf } from "./errors.ts";
 import { GROUP, PLURAL, VERSION, type JobChannelStatus } from "./jobchannel.ts";
 import { deploymentOwner, type RelayConfigMapOwner } from "./relay-config.ts";
-import { withTimeout } from "./timeout.ts";
 import type { ListWatchSource, WatchEventType, WatchHandle } from "./watcher.ts";
 
 /** The field manager of everything the operator applies. */
@@ -118,12 +118,12 @@ export class KubeClusterWriter implements ClusterWriter {
 
   /** `instance` names this operator process in Events (reportingInstance). */
   constructor(kubeConfig: KubeConfig, instance: string) {
-    this.#apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.#core = kubeConfig.makeApiClient(CoreV1Api);
-    this.#custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.#events = kubeConfig.makeApiClient(EventsV1Api);
-    this.#policy = kubeConfig.makeApiClient(PolicyV1Api);
-    this.#autoscaling = kubeConfig.makeApiClient(AutoscalingV2Api);
+    this.#apps = makeApiClientWithDeadline(kubeConfig, AppsV1Api);
+    this.#core = makeApiClientWithDeadline(kubeConfig, CoreV1Api);
+    this.#custom = makeApiClientWithDeadline(kubeConfig, CustomObjectsApi);
+    this.#events = makeApiClientWithDeadline(kubeConfig, EventsV1Api);
+    this.#policy = makeApiClientWithDeadline(kubeConfig, PolicyV1Api);
+    this.#autoscaling = makeApiClientWithDeadline(kubeConfig, AutoscalingV2Api);
     this.#instance = instance.slice(0, 128);
   }
 
@@ -252,14 +252,10 @@ export async function operatorDeploymentOwner(
   namespace: string,
   name: string,
 ): Promise<RelayConfigMapOwner> {
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const apps = makeApiClientWithDeadline(kubeConfig, AppsV1Api, OWN_DEPLOYMENT_TIMEOUT_MS);
   let uid: string | undefined;
   try {
-    const deployment = await withTimeout(
-      apps.readNamespacedDeployment({ name, namespace }),
-      OWN_DEPLOYMENT_TIMEOUT_MS,
-      "reading the Deployment",
-    );
+    const deployment = await apps.readNamespacedDeployment({ name, namespace });
     uid = deployment.metadata?.uid;
   } catch (error) {
     throw new OperatorError(
@@ -316,7 +312,7 @@ export function listWatchSource(
   };
 }
 
-/** Typed list APIs the sources use. */
+/** Typed list APIs the sources use; each list is aborted by the watcher's signal (its list timeout). */
 export interface ListApis {
   readonly apps: AppsV1Api;
   readonly core: CoreV1Api;

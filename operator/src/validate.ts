@@ -213,6 +213,9 @@ function parseAutoscaling(value: unknown, problems: Problems): WorkerAutoscaling
       problems.push(`${path}.podsMetric: needs a metric name and an averageValue quantity`);
     } else {
       podsMetric = { name: m.name, averageValue: m.averageValue };
+      if (/^[+]?0*(\.0*)?[a-zA-Z]*$/.test(String(m.averageValue))) {
+        problems.push(`${path}.podsMetric.averageValue: must be above 0`);
+      }
     }
   }
   if (cpu === undefined && value.podsMetric === undefined) {

@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { loadAll } from "js-yaml";
-import { ACCESS_VALUES, SPEC_BOUNDS, SPEC_DEFAULTS, VISIBILITY_VALUES } from "../src/jobchannel.ts";
+import {
+  ACCESS_VALUES,
+  type IntegerBound,
+  SPEC_BOUNDS,
+  SPEC_DEFAULTS,
+  VISIBILITY_VALUES,
+} from "../src/jobchannel.ts";
 import { desiredStatus } from "../src/status.ts";
 import { parseJobChannel } from "../src/validate.ts";
 import { jobChannel, loadCrd, REPO_ROOT, type Json } from "./fixtures.ts";
@@ -167,7 +173,7 @@ describe("the JobChannel CRD", () => {
       assert.equal(node.type, "integer", path);
       assert.equal(node.minimum, bound.minimum, `${path} minimum`);
       assert.equal(node.maximum, bound.maximum, `${path} maximum`);
-      assert.equal(node.default, bound.default, `${path} default`);
+      assert.equal(node.default, (bound as IntegerBound).default, `${path} default`);
     }
     assert.deepEqual(at("access").enum, [...ACCESS_VALUES]);
     assert.deepEqual(at("visibility").enum, [...VISIBILITY_VALUES]);

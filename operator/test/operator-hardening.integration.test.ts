@@ -241,7 +241,13 @@ describe("operator hardening against a real control plane", { timeout: 600_000 }
       },
       { ...WAIT, what: "the Deployment applied again" },
     );
-    const deployment = await cluster.getJson(["deployment", "scaled-worker", "-n", "apps"]);
+    const deployment = await cluster.getJson([
+      "deployment",
+      "scaled-worker",
+      "-n",
+      "apps",
+      "--show-managed-fields",
+    ]);
     assert.equal(
       deployment.spec.replicas,
       4,

@@ -382,7 +382,7 @@ describe("JobChannelReconciler", () => {
     });
     await t.reconciler.reconcile({ key: "apps/file-upload" });
     assert.deepEqual(
-      t.writer.applied.map((o) => o.kind),
+      t.writer.applied.map((o: Json) => o.kind),
       ["Deployment"],
     );
     assert.deepEqual(t.writer.forced.at(-1), true);
@@ -407,7 +407,7 @@ describe("JobChannelReconciler", () => {
     const result = await t.reconciler.reconcile({ key: "apps/file-upload" });
     assert.ok((result.requeueAfterMs ?? 0) >= 30_000, "retried after a long delay");
     assert.deepEqual(
-      t.writer.applied.map((o) => o.kind),
+      t.writer.applied.map((o: Json) => o.kind),
       ["Deployment"],
     );
     const ready = t.writer.statuses

@@ -20,6 +20,59 @@ describe("parseJobChannel", () => {
     });
   });
 
+  it("reads spec.redis and spec.worker.autoscaling, and names what is wrong with them", () => {
+    const good = parseJobChannel(
+      rawJobChannel("scaled", {
+        spec: {
+          redis: { secretName: "team-redis" },
+          worker: {
+            jobType: "file-upload",
+            autoscaling: { maxReplicas: 4, podsMetric: { name: "jobs_active", averageValue: "2" } },
+          },
+        },
+      }),
+    );
+    assert.ok(good.ok);
+    assert.deepEqual(good.value.spec.redis, { secretName: "team-redis" });
+    assert.deepEqual(good.value.spec.worker?.autoscaling, {
+      minReplicas: 1,
+      maxReplicas: 4,
+      podsMetric: { name: "jobs_active", averageValue: "2" },
+    });
+    const bad = parseJobChannel(
+      rawJobChannel("scaled", {
+        spec: {
+          redis: { secretName: "Not A Name" },
+          worker: {
+            jobType: "file-upload",
+            autoscaling: {
+              minReplicas: 5,
+              maxReplicas: 2,
+              podsMetric: { name: "jobs_active", averageValue: "0" },
+            },
+          },
+        },
+      }),
+    );
+    assert.equal(bad.ok, false);
+    const text = bad.ok ? "" : bad.problems.join("\n");
+    assert.match(text, /spec\.redis\.secretName: must be a DNS subdomain name/);
+    assert.match(
+      text,
+      /spec\.worker\.autoscaling\.maxReplicas: must be at least minReplicas \(5\), got 2/,
+    );
+    assert.match(text, /podsMetric\.averageValue: must be above 0/);
+    const noTarget = parseJobChannel(
+      rawJobChannel("scaled", {
+        spec: { worker: { jobType: "file-upload", autoscaling: { maxReplicas: 3 } } },
+      }),
+    );
+    assert.match(
+      noTarget.ok ? "" : noTarget.problems.join("\n"),
+      /set targetCPUUtilizationPercentage, podsMetric, or both/,
+    );
+  });
+
   it("names every problem with its field path", () => {
     const parsed = parseJobChannel(
       rawJobChannel("bad", {
