@@ -4,6 +4,7 @@ import {
   DEFAULT_MAX_CLIENT_FRAME_BYTES,
   DEFAULT_REDIS_PREFIX,
 } from "@jobchannel/protocol";
+import { parseRedisTarget, RedisTargetError, type RedisTarget } from "@jobchannel/state";
 import { RelayError, RelayErrorCode } from "./errors.ts";
 
 /** Settings of the `jobchannel-relay` command. */
@@ -14,6 +15,11 @@ export interface RelayEnv {
   host: string | undefined;
   /** Redis to subscribe to; unset = in-memory broker (single process only). */
   redisUrl: string | undefined;
+  /**
+   * Where {@link redisUrl} points: one Redis (pattern subscription) or, for a
+   * `redis+cluster://host:port,...` URL, a Redis Cluster (sharded subscriptions per channel).
+   */
+  redis: RedisTarget | undefined;
   /** Prefix of Redis keys and pub/sub channels. @default "jobchannel:" */
   redisPrefix: string;
   /** Channel config file, reloaded on change. */
@@ -68,7 +74,8 @@ export const VARIABLES: readonly Variable[] = [
   { name: "RELAY_HOST", description: "address to listen on (unset: every interface)" },
   {
     name: "REDIS_URL",
-    description: "Redis to subscribe to (unset: in-memory broker, single process)",
+    description:
+      "Redis to subscribe to (unset: in-memory broker, single process); redis+cluster://[user:password@]host:port,host:port,... for a Redis Cluster (sharded pub/sub)",
   },
   {
     name: "RELAY_REDIS_PREFIX",
@@ -203,6 +210,21 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return raw;
 }
 
+/** REDIS_URL: a redis:// or rediss:// URL, or a redis+cluster:// (rediss+cluster://) one. */
+function redisLocation(env: Env): string | undefined {
+  const raw = text(env, "REDIS_URL");
+  if (raw === undefined || !/^rediss?\+cluster:\/\//.test(raw)) {
+    return url(env, "REDIS_URL", ["redis:", "rediss:"]);
+  }
+  try {
+    parseRedisTarget(raw);
+  } catch (e) {
+    if (e instanceof RedisTargetError) throw bad("REDIS_URL", e.message);
+    throw e;
+  }
+  return raw;
+}
+
 /** Reads the relay's settings; throws a {@link RelayError} naming the first bad variable. */
 export function loadEnv(env: Env = process.env): RelayEnv {
   const configMapRaw = text(env, "RELAY_CONFIG_CONFIGMAP");
@@ -241,12 +263,14 @@ export function loadEnv(env: Env = process.env): RelayEnv {
   if (watchdogTimeoutSeconds <= watchdogSeconds) {
     throw bad("RELAY_WATCHDOG_TIMEOUT_SECONDS", "must be longer than RELAY_WATCHDOG_SECONDS");
   }
+  const redisUrl = redisLocation(env);
   const sendBufferBytes = number(env, "RELAY_SEND_BUFFER_BYTES", 1024, 1 << 30);
   const sendQueueLimitBytes = number(env, "RELAY_SEND_QUEUE_LIMIT_BYTES", 1024, 1 << 30);
   return {
     port: number(env, "PORT", 0, 65535),
     host: text(env, "RELAY_HOST"),
-    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    redisUrl,
+    redis: redisUrl === undefined ? undefined : parseRedisTarget(redisUrl),
     redisPrefix: prefix,
     configFile,
     configMap,
@@ -281,7 +305,9 @@ export function helpText(): string {
     "Usage: jobchannel-relay [--help]",
     "",
     "The jobchannel WebSocket relay: subscribes to jobchannel:* in Redis and fans job updates out",
-    "to the browsers subscribed to each channel. Configured by environment variables:",
+    "to the browsers subscribed to each channel. With a redis+cluster:// REDIS_URL it subscribes",
+    "instead (SSUBSCRIBE) to the channels its clients watch, each on the shard that owns it.",
+    "Configured by environment variables:",
     "",
     ...rows,
     "",

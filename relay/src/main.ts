@@ -1,5 +1,11 @@
 // The jobchannel-relay command: wires a relay from the environment and serves it until SIGTERM.
-import { MemoryBus, MemoryJobStore, RedisJobStore, type JobStore } from "@jobchannel/state";
+import {
+  createClusterClient,
+  MemoryBus,
+  MemoryJobStore,
+  RedisJobStore,
+  type JobStore,
+} from "@jobchannel/state";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -7,6 +13,7 @@ import { createAuthenticator } from "./auth.ts";
 import type { Broker } from "./broker.ts";
 import { createMemoryBroker } from "./broker-memory.ts";
 import { createRedisBroker } from "./broker-redis.ts";
+import { createRedisClusterBroker } from "./broker-redis-cluster.ts";
 import { helpText, loadEnv, type RelayEnv } from "./config.ts";
 import type { ChannelConfigSource } from "./config-source.ts";
 import { configMapConfigSource } from "./config-source-configmap.ts";
@@ -22,14 +29,26 @@ async function run(env: RelayEnv): Promise<void> {
 
   let broker: Broker;
   let store: JobStore;
-  if (env.redisUrl) {
-    broker = createRedisBroker({
-      url: env.redisUrl,
-      prefix: env.redisPrefix,
-      logger,
-      watchdogIntervalMs: env.watchdogSeconds * 1000,
-      watchdogTimeoutMs: env.watchdogTimeoutSeconds * 1000,
+  const brokerOptions = {
+    prefix: env.redisPrefix,
+    logger,
+    watchdogIntervalMs: env.watchdogSeconds * 1000,
+    watchdogTimeoutMs: env.watchdogTimeoutSeconds * 1000,
+  };
+  if (env.redis?.mode === "cluster") {
+    logger.info({ nodes: env.redis.nodes.length }, "Redis Cluster mode: sharded subscriptions");
+    broker = createRedisClusterBroker({ target: env.redis, ...brokerOptions });
+    // Snapshot reads go to the shard owning the channel's hash tag (ioredis follows MOVED).
+    const cluster = createClusterClient(env.redis, {
+      enableOfflineQueue: false,
+      redisOptions: { maxRetriesPerRequest: 1 },
     });
+    cluster.on("error", () => {
+      // The broker logs connection problems once; this client follows the same cluster.
+    });
+    store = new RedisJobStore(cluster, { prefix: env.redisPrefix, ownsConnection: true });
+  } else if (env.redisUrl) {
+    broker = createRedisBroker({ url: env.redisUrl, ...brokerOptions });
     // Snapshot reads fail fast while Redis is away rather than queue behind a reconnect.
     const redis = new Redis(env.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     redis.on("error", () => {

@@ -180,6 +180,11 @@ class JobRelay implements Relay, ConnectionHost {
    * recovery or a clean snapshot): after a gap, a recovery sends each job stored newer.
    */
   readonly #seen = new SeenSeqs();
+  /**
+   * Per channel with local subscribers, when its broker subscription delivers (brokers that
+   * subscribe per channel only): snapshot reads wait for it, so no update falls between the two.
+   */
+  readonly #watching = new Map<string, Promise<void>>();
   #policy: ChannelPolicy | undefined;
   #brokerUp = false;
   /** Bumped each time the broker subscription stops being verified live (a possible gap). */
@@ -407,6 +412,9 @@ class JobRelay implements Relay, ConnectionHost {
       }
       const subscription = new Subscription(connection, channel);
       connection.subscriptions.set(channel, subscription);
+      if (!this.#hub.has(channel) && this.#broker.watch) {
+        this.#watching.set(channel, this.#broker.watch(channel));
+      }
       this.#hub.add(channel, subscription, connection.identity.sub);
       this.metrics.channel(channel).subscriptions.inc();
       void this.#sendSnapshot(subscription, settings);
@@ -420,11 +428,16 @@ class JobRelay implements Relay, ConnectionHost {
    */
   async #sendSnapshot(subscription: Subscription, settings: ChannelSettings): Promise<void> {
     const { connection, channel } = subscription;
+    const current = (): boolean => connection.subscriptions.get(channel) === subscription;
+    const watched = this.#watching.get(channel);
+    if (watched) {
+      await watched;
+      if (!current()) return;
+    }
     const user = connection.identity.sub;
     const epoch = this.#epoch;
     const issuedLive = this.#brokerUp;
     const ticket = this.#shares.join(channel);
-    const current = (): boolean => connection.subscriptions.get(channel) === subscription;
     let jobs: JobUpdate[];
     try {
       jobs = await ticket.jobs;
@@ -503,6 +516,7 @@ class JobRelay implements Relay, ConnectionHost {
     if (!this.#hub.has(channel)) {
       this.#shares.forget(channel);
       this.#seen.forget(channel);
+      if (this.#watching.delete(channel)) this.#broker.unwatch?.(channel);
     }
   }
 

@@ -64,6 +64,24 @@ describe("loadEnv", () => {
     assert.equal(problem({ PORT: "x" }).code, "invalid_env");
   });
 
+  test("chooses cluster mode for a redis+cluster:// REDIS_URL, single-Redis mode otherwise", () => {
+    assert.equal(loadEnv({ REDIS_URL: "redis://r:6379" }).redis?.mode, "single");
+    const env = loadEnv({ REDIS_URL: "redis+cluster://:pw@a:7000,b:7001" });
+    assert.deepEqual(env.redis, {
+      mode: "cluster",
+      nodes: [
+        { host: "a", port: 7000 },
+        { host: "b", port: 7001 },
+      ],
+      password: "pw",
+      tls: false,
+    });
+    const bad = problem({ REDIS_URL: "redis+cluster://:pw@a" });
+    assert.equal(bad.field, "REDIS_URL");
+    assert.doesNotMatch(bad.message, /pw/);
+    assert.match(helpText(), /redis\+cluster:\/\//);
+  });
+
   test("lists every variable in --help", () => {
     const help = helpText();
     for (const v of VARIABLES) assert.ok(help.includes(v.name), v.name);

@@ -34,3 +34,28 @@ export function channelKeys(channel: string, prefix: string = DEFAULT_REDIS_PREF
 export function pubsubPattern(prefix: string = DEFAULT_REDIS_PREFIX): string {
   return `${prefix}*`;
 }
+
+/**
+ * The sharded pub/sub channel a channel's updates travel on in Redis Cluster mode:
+ * `jobchannel:{<channel>}`. It carries the channel's hash tag, so `SPUBLISH` runs on the shard that
+ * holds the channel's keys, inside the publish script.
+ */
+export function shardedPubsubChannel(
+  channel: string,
+  prefix: string = DEFAULT_REDIS_PREFIX,
+): string {
+  return `${prefix}{${channel}}`;
+}
+
+/**
+ * The channel a sharded pub/sub name (`<prefix>{<channel>}`) stands for, or `undefined` for any
+ * other name. The result is not yet validated as a channel name.
+ */
+export function channelOfShardedPubsub(
+  name: string,
+  prefix: string = DEFAULT_REDIS_PREFIX,
+): string | undefined {
+  if (!name.startsWith(prefix) || name.length < prefix.length + 2) return undefined;
+  if (name[prefix.length] !== "{" || !name.endsWith("}")) return undefined;
+  return name.slice(prefix.length + 1, -1);
+}

@@ -5,26 +5,29 @@ import {
   validateJobUpdate,
   type JobUpdate,
 } from "@jobchannel/protocol";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { retainedSince, type History } from "./history.ts";
-import { channelKeys } from "./keys.ts";
-import { PUBLISH_UPDATE, SNAPSHOT } from "./scripts.ts";
+import { channelKeys, shardedPubsubChannel } from "./keys.ts";
+import { PUBLISH_UPDATE, PUBLISH_UPDATE_SHARDED, SNAPSHOT } from "./scripts.ts";
 import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
 
+type PublishScript = (
+  state: string,
+  counter: string,
+  index: string,
+  done: string,
+  jobId: string,
+  body: string,
+  now: number,
+  maxJobs: number,
+  ttlSeconds: number,
+  pubsub: string,
+  terminal: "0" | "1",
+) => Promise<[number, number]>;
+
 interface ScriptedRedis {
-  publishUpdate(
-    state: string,
-    counter: string,
-    index: string,
-    done: string,
-    jobId: string,
-    body: string,
-    now: number,
-    maxJobs: number,
-    ttlSeconds: number,
-    pubsub: string,
-    terminal: "0" | "1",
-  ): Promise<[number, number]>;
+  publishUpdate: PublishScript;
+  publishUpdateSharded: PublishScript;
   snapshot(state: string, index: string, since: number, limit: number): Promise<string[]>;
 }
 
@@ -34,6 +37,12 @@ export interface RedisJobStoreOptions {
   prefix?: string;
   /** Close the Redis connection on {@link RedisJobStore.close}. @default false */
   ownsConnection?: boolean;
+  /**
+   * Redis Cluster mode: publish with `SPUBLISH` on the channel's sharded pub/sub name
+   * (`<prefix>{<channel>}`), on the shard that owns the channel's hash tag, instead of `PUBLISH` on
+   * `<prefix><channel>`. Pass a `Cluster` client with it. @default false
+   */
+  sharded?: boolean;
 }
 
 /** Decodes stored states, skipping any that are not valid updates (never trusted blindly). */
@@ -52,16 +61,18 @@ export function decodeStates(texts: readonly (string | null)[]): JobUpdate[] {
 }
 
 export class RedisJobStore implements JobStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #scripted: ScriptedRedis;
   readonly #prefix: string;
   readonly #ownsConnection: boolean;
+  readonly #sharded: boolean;
 
-  constructor(redis: Redis, options: RedisJobStoreOptions = {}) {
+  constructor(redis: Redis | Cluster, options: RedisJobStoreOptions = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.#ownsConnection = options.ownsConnection ?? false;
-    for (const script of [PUBLISH_UPDATE, SNAPSHOT]) {
+    this.#sharded = options.sharded ?? false;
+    for (const script of [this.#sharded ? PUBLISH_UPDATE_SHARDED : PUBLISH_UPDATE, SNAPSHOT]) {
       if (!(script.name in redis)) {
         redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
       }
@@ -72,7 +83,11 @@ export class RedisJobStore implements JobStore {
   async publish(channel: string, input: UpdateInput, history: History): Promise<Published> {
     const { update, body } = prepareUpdate(channel, input);
     const keys = channelKeys(channel, this.#prefix);
-    const [seq, receivers] = await this.#scripted.publishUpdate(
+    const script = this.#sharded
+      ? this.#scripted.publishUpdateSharded
+      : this.#scripted.publishUpdate;
+    const [seq, receivers] = await script.call(
+      this.#scripted,
       keys.state,
       keys.counter,
       keys.index,
@@ -82,7 +97,7 @@ export class RedisJobStore implements JobStore {
       update.timestamp,
       history.maxJobs,
       history.ttlSeconds,
-      keys.pubsub,
+      this.#sharded ? shardedPubsubChannel(channel, this.#prefix) : keys.pubsub,
       isTerminalStatus(update.status) ? "1" : "0",
     );
     return { update: { seq, ...update }, receivers };

@@ -21,3 +21,23 @@ function load(file: string): ScriptDefinition {
 
 export const PUBLISH_UPDATE = load("publish-update-4.lua");
 export const SNAPSHOT = load("snapshot-2.lua");
+
+/**
+ * The publish script for Redis Cluster mode: the same script, publishing with `SPUBLISH` on the
+ * channel's sharded pub/sub name (ARGV[6]), so the state write and the publish stay one atomic
+ * script on the shard that owns the channel's hash tag.
+ */
+export const PUBLISH_UPDATE_SHARDED: ScriptDefinition = sharded(PUBLISH_UPDATE);
+
+function sharded(script: ScriptDefinition): ScriptDefinition {
+  const call = 'redis.call("PUBLISH", ARGV[6], payload)';
+  const [before, after, extra] = script.lua.split(call);
+  if (before === undefined || after === undefined || extra !== undefined) {
+    throw new Error(`${script.name}: expected exactly one ${call}`);
+  }
+  return {
+    name: `${script.name}Sharded`,
+    numberOfKeys: script.numberOfKeys,
+    lua: `${before}redis.call("SPUBLISH", ARGV[6], payload)${after}`,
+  };
+}

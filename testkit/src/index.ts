@@ -2,4 +2,10 @@
 export { freePort } from "./ports.ts";
 export { startProcess, type Started } from "./process.ts";
 export { startRedis, type TestRedis } from "./redis.ts";
+export {
+  startRedisCluster,
+  type ClusterNodeInfo,
+  type RedisClusterOptions,
+  type TestRedisCluster,
+} from "./redis-cluster.ts";
 export { nextEvent, waitFor, type WaitOptions } from "./wait.ts";

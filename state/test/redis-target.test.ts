@@ -1,0 +1,82 @@
+// Cluster mode's parsing and key layout: redis+cluster:// URLs, hash slots, sharded channel names.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  PUBLISH_UPDATE,
+  PUBLISH_UPDATE_SHARDED,
+  RedisTargetError,
+  channelKeys,
+  channelOfShardedPubsub,
+  keySlot,
+  parseRedisTarget,
+  shardedPubsubChannel,
+} from "../src/index.ts";
+
+describe("parseRedisTarget", () => {
+  test("keeps a redis:// URL as one server", () => {
+    assert.deepEqual(parseRedisTarget("redis://r:6379/0"), {
+      mode: "single",
+      url: "redis://r:6379/0",
+    });
+  });
+
+  test("reads seed nodes and credentials from a redis+cluster:// URL", () => {
+    assert.deepEqual(parseRedisTarget("redis+cluster://app:s%40cret@a:7000,b:7001,[::1]:7002"), {
+      mode: "cluster",
+      nodes: [
+        { host: "a", port: 7000 },
+        { host: "b", port: 7001 },
+        { host: "::1", port: 7002 },
+      ],
+      username: "app",
+      password: "s@cret",
+      tls: false,
+    });
+    assert.equal(
+      (parseRedisTarget("rediss+cluster://:pw@a:7000") as { tls: boolean; password: string }).tls,
+      true,
+    );
+  });
+
+  test("refuses a node without a port and never repeats the password", () => {
+    assert.throws(
+      () => parseRedisTarget("redis+cluster://u:hunter2@a"),
+      (e: unknown) => {
+        assert.ok(e instanceof RedisTargetError);
+        assert.doesNotMatch(e.message, /hunter2/);
+        return true;
+      },
+    );
+    assert.throws(() => parseRedisTarget("redis+cluster://"), RedisTargetError);
+  });
+});
+
+describe("cluster key layout", () => {
+  test("computes Redis's hash slots, counting only the hash tag", () => {
+    assert.equal(keySlot("foo"), 12182);
+    assert.equal(keySlot("123456789"), 12739);
+    assert.equal(keySlot("{user1000}.following"), keySlot("user1000"));
+    assert.equal(keySlot("a{}b"), keySlot("a{}b"));
+  });
+
+  test("puts the sharded channel in the slot of the channel's keys", () => {
+    const keys = channelKeys("file-upload");
+    const sharded = shardedPubsubChannel("file-upload");
+    assert.equal(sharded, "jobchannel:{file-upload}");
+    for (const key of [keys.state, keys.counter, keys.index, keys.done]) {
+      assert.equal(keySlot(key), keySlot(sharded));
+    }
+    assert.equal(channelOfShardedPubsub(sharded), "file-upload");
+    assert.equal(channelOfShardedPubsub("jobchannel:file-upload"), undefined);
+    assert.equal(channelOfShardedPubsub("other:{file-upload}"), undefined);
+  });
+
+  test("derives the sharded publish script by swapping PUBLISH for SPUBLISH only", () => {
+    assert.equal(PUBLISH_UPDATE_SHARDED.numberOfKeys, PUBLISH_UPDATE.numberOfKeys);
+    assert.equal(PUBLISH_UPDATE_SHARDED.name, "publishUpdateSharded");
+    assert.equal(
+      PUBLISH_UPDATE_SHARDED.lua,
+      PUBLISH_UPDATE.lua.replace('redis.call("PUBLISH"', 'redis.call("SPUBLISH"'),
+    );
+  });
+});
