@@ -321,11 +321,11 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
     await assert.rejects(
       render("--set", "redis.url=redis://elsewhere:6379"),
-      /set exactly one of redis.enabled=true, redis.url or redis.existingSecret/,
+      /set exactly one of redis.enabled=true, redis.url, redis.cluster.nodes or redis.existingSecret/,
     );
     await assert.rejects(
       render("--set", "redis.enabled=false"),
-      /set exactly one of redis.enabled=true, redis.url or redis.existingSecret/,
+      /set exactly one of redis.enabled=true, redis.url, redis.cluster.nodes or redis.existingSecret/,
     );
     await assert.rejects(
       render(
@@ -426,6 +426,64 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     );
     const operator = podSpecOf(find(bySecret, "Deployment", "jobchannel-operator"));
     assert.equal(envOf(operator.containers[0], "JOBCHANNEL_REDIS_SECRET"), "team-redis");
+  });
+
+  it("renders an external Redis Cluster (also values-external-redis-cluster.yaml) as a redis+cluster:// REDIS_URL for relays and workers", async (t) => {
+    if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
+    const file = join(chart, "values-external-redis-cluster.yaml");
+    for (const [values, url] of [
+      [
+        [
+          "--set",
+          "redis.enabled=false",
+          "--set",
+          "redis.cluster.nodes={a.example:7000,b.example:7001}",
+          "--set",
+          "redis.cluster.password=s3cret",
+          "--set",
+          "redis.cluster.tls=true",
+          "--set",
+          "jobChannelNamespaces={apps}",
+        ],
+        "rediss+cluster://:s3cret@a.example:7000,b.example:7001",
+      ],
+      [
+        ["-f", file],
+        "redis+cluster://redis-cluster-0.redis-cluster.data.svc.cluster.local:6379,redis-cluster-1.redis-cluster.data.svc.cluster.local:6379,redis-cluster-2.redis-cluster.data.svc.cluster.local:6379",
+      ],
+      [
+        ["--set", "redis.enabled=false", "--set", "redis.url=redis+cluster://c:7000"],
+        "redis+cluster://c:7000",
+      ],
+    ] as const) {
+      const objects = await render(...values);
+      assert.equal(
+        objects.some((o) => o.kind === "StatefulSet"),
+        false,
+        "no bundled Redis",
+      );
+      const secrets = objects.filter(
+        (o) => o.kind === "Secret" && o.metadata.name === "jobchannel-redis",
+      );
+      assert.ok(secrets.length >= 1);
+      for (const secret of secrets) {
+        const data = (secret as { data?: Record<string, string> }).data ?? {};
+        assert.equal(Buffer.from(data["REDIS_URL"] ?? "", "base64").toString(), url);
+      }
+      // The relay reads REDIS_URL from that Secret; workers get it through JOBCHANNEL_REDIS_SECRET.
+      const relay = podSpecOf(find(objects, "Deployment", "jobchannel-relay"));
+      assert.match(JSON.stringify(relay.containers[0]), /jobchannel-redis/);
+      const operator = podSpecOf(find(objects, "Deployment", "jobchannel-operator"));
+      assert.equal(envOf(operator.containers[0], "JOBCHANNEL_REDIS_SECRET"), "jobchannel-redis");
+    }
+    await assert.rejects(
+      render("--set", "redis.cluster.nodes={a.example:7000}"),
+      /exactly one of redis.enabled=true, redis.url, redis.cluster.nodes or redis.existingSecret/,
+    );
+    await assert.rejects(
+      render("--set", "redis.enabled=false", "--set", "redis.cluster.nodes={not-a-node}"),
+      /redis\.cluster\.nodes/,
+    );
   });
 
   it("renders values-production.yaml: an external Redis by Secret, an HPA from three relays, a PDB, spread relays, NetworkPolicies and monitoring", async (t) => {

@@ -77,11 +77,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.redis.enabled }}{{ $redis = add1 $redis }}{{ end -}}
 {{- if .Values.redis.url }}{{ $redis = add1 $redis }}{{ end -}}
 {{- if .Values.redis.existingSecret }}{{ $redis = add1 $redis }}{{ end -}}
+{{- if .Values.redis.cluster.nodes }}{{ $redis = add1 $redis }}{{ end -}}
 {{- if ne $redis 1 -}}
-{{- fail "set exactly one of redis.enabled=true, redis.url or redis.existingSecret" -}}
+{{- fail "set exactly one of redis.enabled=true, redis.url, redis.cluster.nodes or redis.existingSecret" -}}
 {{- end -}}
 {{- if and .Values.redis.existingSecret .Values.jobChannelNamespaces -}}
-{{- fail "jobChannelNamespaces needs a Redis Secret the chart writes (redis.enabled or redis.url): with redis.existingSecret, create that Secret in each JobChannel namespace yourself" -}}
+{{- fail "jobChannelNamespaces needs a Redis Secret the chart writes (redis.enabled, redis.url or redis.cluster.nodes): with redis.existingSecret, create that Secret in each JobChannel namespace yourself" -}}
 {{- end -}}
 {{- $window := add .Values.relay.preStopSeconds .Values.relay.drainSeconds -}}
 {{- if le (int .Values.relay.terminationGracePeriodSeconds) (int $window) -}}
@@ -113,11 +114,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* REDIS_URL: the external URL, or the bundled Redis Service; call with (dict "ctx" $ "password" $pw). */}}
+{{/* REDIS_URL: the external URL, the external Redis Cluster, or the bundled Redis Service; call with (dict "ctx" $ "password" $pw). */}}
 {{- define "jobchannel.redisUrl" -}}
 {{- $v := .ctx.Values -}}
 {{- if $v.redis.url -}}
 {{- $v.redis.url -}}
+{{- else if $v.redis.cluster.nodes -}}
+{{- $c := $v.redis.cluster -}}
+{{- printf "%s://%s%s" (ternary "rediss+cluster" "redis+cluster" $c.tls) (ternary (printf ":%s@" $c.password) "" (ne $c.password "")) (join "," $c.nodes) -}}
 {{- else -}}
 {{- $host := printf "%s.%s.svc.%s" (include "jobchannel.redisName" .ctx) .ctx.Release.Namespace $v.clusterDomain -}}
 {{- if $v.redis.auth.enabled -}}

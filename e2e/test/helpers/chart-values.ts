@@ -52,6 +52,7 @@ export const VALUE_SETS: Readonly<Record<string, readonly string[]>> = {
   default: [],
   production: ["-f", join(CHART, "values-production.yaml")],
   "external Redis": ["-f", join(CHART, "values-external-redis.yaml")],
+  "external Redis Cluster": ["-f", join(CHART, "values-external-redis-cluster.yaml")],
   "local node": ["-f", join(CHART, "values-local.yaml")],
   kind: ["-f", join(CHART, "values-kind.yaml")],
   "everything optional on": EVERYTHING_ON,
