@@ -1,5 +1,11 @@
 // Worker configuration: defaults in one place, and typed parsing of the environment.
-import { DEFAULT_HISTORY, type History } from "@jobchannel/state";
+import {
+  DEFAULT_HISTORY,
+  isClusterUrl,
+  parseRedisTarget,
+  RedisTargetError,
+  type History,
+} from "@jobchannel/state";
 import { WorkerError, WorkerErrorCode } from "./errors.ts";
 
 /** Tunables of the runner, the queue and the HTTP API, with their defaults. */
@@ -48,8 +54,170 @@ export const DEFAULT_TUNABLES: Readonly<Tunables> = Object.freeze({
   history: { ...DEFAULT_HISTORY },
 });
 
+// Uploads: how many are read at once and which blob store holds them until their job is final.
+
+/** Largest accepted JOBCHANNEL_MAX_UPLOAD_BYTES: blobs are chunked (Redis) or multipart (S3), so Redis's 512 MB value limit no longer applies. */
+export const MAX_UPLOAD_BYTES_CAP = 64 * 1024 ** 3;
+
+/** Which blob store holds uploads until their job is final, with its settings. */
+export type BlobStoreSettings =
+  | { readonly kind: "memory" }
+  | {
+      readonly kind: "redis";
+      /** Bytes per chunk key. @default 1048576 */
+      readonly chunkBytes: number;
+    }
+  | {
+      readonly kind: "s3";
+      readonly bucket: string;
+      /** An S3-compatible server's URL; `undefined` = AWS. */
+      readonly endpoint: string | undefined;
+      /** @default "us-east-1" */
+      readonly region: string;
+      /** @default "jobchannel/uploads/" */
+      readonly prefix: string;
+      /** @default false */
+      readonly forcePathStyle: boolean;
+      /** Multipart part size. @default 5242880 */
+      readonly partBytes: number;
+    };
+
+/** Upload settings of the `jobchannel-worker` command. */
+export interface UploadSettings {
+  /** Uploads this process reads at once; more are refused (503, Retry-After) unread. @default 16 */
+  maxConcurrentUploads: number;
+  /** @default redis with REDIS_URL, else memory */
+  blobStore: BlobStoreSettings;
+}
+
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 16;
+export const DEFAULT_BLOB_CHUNK_BYTES = 1024 * 1024;
+const MIN_S3_PART_BYTES = 5 * 1024 * 1024;
+
+const UPLOAD_ENVIRONMENT: readonly { name: string; meaning: string; default: string }[] = [
+  {
+    name: "JOBCHANNEL_MAX_CONCURRENT_UPLOADS",
+    meaning: "uploads read at once per process; more get 503 with Retry-After",
+    default: String(DEFAULT_MAX_CONCURRENT_UPLOADS),
+  },
+  {
+    name: "JOBCHANNEL_BLOB_STORE",
+    meaning: "where uploads wait for their job: redis, s3 or memory",
+    default: "redis with REDIS_URL, else memory",
+  },
+  {
+    name: "JOBCHANNEL_BLOB_CHUNK_BYTES",
+    meaning: "bytes per Redis chunk key of an upload",
+    default: String(DEFAULT_BLOB_CHUNK_BYTES),
+  },
+  { name: "JOBCHANNEL_S3_BUCKET", meaning: "bucket of the s3 blob store", default: "unset" },
+  {
+    name: "JOBCHANNEL_S3_ENDPOINT",
+    meaning: "S3-compatible server URL (unset = AWS); credentials come from AWS_* variables",
+    default: "unset",
+  },
+  {
+    name: "JOBCHANNEL_S3_REGION",
+    meaning: "the bucket's region",
+    default: "AWS_REGION or us-east-1",
+  },
+  {
+    name: "JOBCHANNEL_S3_PREFIX",
+    meaning: "key prefix of uploads in the bucket",
+    default: "jobchannel/uploads/",
+  },
+  {
+    name: "JOBCHANNEL_S3_FORCE_PATH_STYLE",
+    meaning: "true: address the bucket as <endpoint>/<bucket> (most S3-compatible servers)",
+    default: "false",
+  },
+  {
+    name: "JOBCHANNEL_S3_PART_BYTES",
+    meaning: "multipart part size; an upload holds two parts in memory",
+    default: String(MIN_S3_PART_BYTES),
+  },
+];
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw invalid(name, value, "true or false");
+}
+
+/** The upload settings from the environment; `redisUrl` decides the default blob store. */
+export function loadUploadSettings(env: Env, redisUrl: string | undefined): UploadSettings {
+  const kind = text(env, "JOBCHANNEL_BLOB_STORE") ?? (redisUrl ? "redis" : "memory");
+  const maxConcurrentUploads = integer(
+    env,
+    "JOBCHANNEL_MAX_CONCURRENT_UPLOADS",
+    DEFAULT_MAX_CONCURRENT_UPLOADS,
+    1,
+    10_000,
+  );
+  if (kind === "memory") {
+    // Another process may run the job: an upload in this one's memory would be lost to it.
+    if (redisUrl) throw invalid("JOBCHANNEL_BLOB_STORE", kind, "redis or s3 when REDIS_URL is set");
+    return { maxConcurrentUploads, blobStore: { kind } };
+  }
+  if (kind === "redis") {
+    if (!redisUrl) throw invalid("JOBCHANNEL_BLOB_STORE", kind, "memory or s3 without REDIS_URL");
+    const chunkBytes = integer(
+      env,
+      "JOBCHANNEL_BLOB_CHUNK_BYTES",
+      DEFAULT_BLOB_CHUNK_BYTES,
+      4096,
+      64 * 1024 * 1024,
+    );
+    return { maxConcurrentUploads, blobStore: { kind, chunkBytes } };
+  }
+  if (kind !== "s3") throw invalid("JOBCHANNEL_BLOB_STORE", kind, "redis, s3 or memory");
+  const bucket = text(env, "JOBCHANNEL_S3_BUCKET");
+  if (!bucket)
+    throw invalid("JOBCHANNEL_S3_BUCKET", "", "a bucket name with JOBCHANNEL_BLOB_STORE=s3");
+  return {
+    maxConcurrentUploads,
+    blobStore: {
+      kind,
+      bucket,
+      endpoint: url(env, "JOBCHANNEL_S3_ENDPOINT", ["http:", "https:"]),
+      region: text(env, "JOBCHANNEL_S3_REGION") ?? text(env, "AWS_REGION") ?? "us-east-1",
+      prefix: text(env, "JOBCHANNEL_S3_PREFIX") ?? "jobchannel/uploads/",
+      forcePathStyle: flag(env, "JOBCHANNEL_S3_FORCE_PATH_STYLE", false),
+      partBytes: integer(
+        env,
+        "JOBCHANNEL_S3_PART_BYTES",
+        MIN_S3_PART_BYTES,
+        MIN_S3_PART_BYTES,
+        5 * 1024 ** 3,
+      ),
+    },
+  };
+}
+
+/** The `--help` text of `jobchannel-worker`. */
+export function helpText(jobTypes: readonly string[]): string {
+  const width = Math.max(...ENVIRONMENT.map((e) => e.name.length));
+  const rows = ENVIRONMENT.map(
+    (e) => `  ${e.name.padEnd(width)}  ${e.meaning} (default: ${e.default})`,
+  );
+  return [
+    "Usage: jobchannel-worker [--help]",
+    "",
+    "Runs jobchannel job types: accepts jobs over HTTP (POST /api/jobs/<channel>), runs them with",
+    "retries and crash recovery, and publishes their progress to Redis for the relay.",
+    "",
+    `Built-in job types: ${jobTypes.join(", ")}`,
+    "",
+    "Environment:",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
 /** The whole configuration of the `jobchannel-worker` command. */
-export interface WorkerConfig extends Tunables {
+export interface WorkerConfig extends Tunables, UploadSettings {
   port: number;
   redisUrl: string | undefined;
   /** Built-in job types to serve; `undefined` = all. */
@@ -66,7 +234,8 @@ export const ENVIRONMENT: readonly { name: string; meaning: string; default: str
   { name: "PORT", meaning: "HTTP port for /api, /healthz, /readyz, /metrics", default: "8080" },
   {
     name: "REDIS_URL",
-    meaning: "Redis for the job queue, uploads and job state; unset = in-process queue and broker",
+    meaning:
+      "Redis for the job queue, uploads and job state; unset = in-process queue and broker; redis+cluster://[user:password@]host:port,host:port,... for a Redis Cluster (updates go out with SPUBLISH on the channel's shard)",
     default: "unset",
   },
   {
@@ -140,6 +309,7 @@ export const ENVIRONMENT: readonly { name: string; meaning: string; default: str
     default: "25000",
   },
   { name: "LOG_LEVEL", meaning: "pino level", default: "info" },
+  ...UPLOAD_ENVIRONMENT,
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -177,6 +347,7 @@ function integer(
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
+  if (name === "REDIS_URL" && isClusterUrl(value)) return clusterRedisUrl(value);
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -234,7 +405,7 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
       "JOBCHANNEL_MAX_UPLOAD_BYTES",
       d.maxUploadBytes,
       1,
-      512 * 1024 * 1024,
+      MAX_UPLOAD_BYTES_CAP,
     ),
     maxJsonBytes: integer(env, "JOBCHANNEL_MAX_JSON_BYTES", d.maxJsonBytes, 2, 64 * 1024 * 1024),
     inputTtlSeconds: integer(env, "JOBCHANNEL_INPUT_TTL_SECONDS", d.inputTtlSeconds, 1),
@@ -244,25 +415,19 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
       maxJobs: integer(env, "JOBCHANNEL_HISTORY_MAX_JOBS", d.history.maxJobs, 0),
       ttlSeconds: integer(env, "JOBCHANNEL_HISTORY_TTL_SECONDS", d.history.ttlSeconds, 0),
     },
+    ...loadUploadSettings(env, url(env, "REDIS_URL", ["redis:", "rediss:"])),
   };
 }
 
-/** The `--help` text of `jobchannel-worker`. */
-export function helpText(jobTypes: readonly string[]): string {
-  const width = Math.max(...ENVIRONMENT.map((e) => e.name.length));
-  const rows = ENVIRONMENT.map(
-    (e) => `  ${e.name.padEnd(width)}  ${e.meaning} (default: ${e.default})`,
-  );
-  return [
-    "Usage: jobchannel-worker [--help]",
-    "",
-    "Runs jobchannel job types: accepts jobs over HTTP (POST /api/jobs/<channel>), runs them with",
-    "retries and crash recovery, and publishes their progress to Redis for the relay.",
-    "",
-    `Built-in job types: ${jobTypes.join(", ")}`,
-    "",
-    "Environment:",
-    ...rows,
-    "",
-  ].join("\n");
+// ---- Redis Cluster (redis+cluster:// in REDIS_URL) ----
+
+/** Checks a redis+cluster:// REDIS_URL; the error names the variable, never the password. */
+function clusterRedisUrl(value: string): string {
+  try {
+    parseRedisTarget(value);
+  } catch (e) {
+    if (!(e instanceof RedisTargetError)) throw e;
+    throw invalid("REDIS_URL", "<redacted>", `a redis+cluster:// URL: ${e.message}`);
+  }
+  return value;
 }

@@ -1,11 +1,22 @@
 // Assembles a worker from its parts (publisher, queue, runner, router, metrics) for any host process.
 import type { JobStore } from "@jobchannel/state";
 import type { Router } from "express";
+import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createAuthenticator, type AuthOptions, type Authenticator } from "./auth.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { MemoryBlobStore } from "./blob-store-memory.ts";
+import { RedisBlobStore } from "./blob-store-redis.ts";
+import { S3BlobStore } from "./blob-store-s3.ts";
 import { BUILT_IN_JOBS } from "./built-in-jobs.ts";
-import { DEFAULT_TUNABLES, type Tunables } from "./config.ts";
+import {
+  DEFAULT_BLOB_CHUNK_BYTES,
+  DEFAULT_MAX_CONCURRENT_UPLOADS,
+  DEFAULT_TUNABLES,
+  type BlobStoreSettings,
+  type Tunables,
+} from "./config.ts";
 import { WorkerError, WorkerErrorCode } from "./errors.ts";
 import type { AnyJobDefinition } from "./job.ts";
 import { createMetrics, type WorkerMetrics } from "./metrics.ts";
@@ -30,6 +41,13 @@ export interface CreateWorkerOptions extends Partial<Tunables> {
   logger?: Logger;
   /** Where the worker's metrics are registered. @default a new Registry */
   registry?: Registry;
+  /** Uploads read at once; more are refused with 503 and Retry-After. @default 16 */
+  maxConcurrentUploads?: number;
+  /**
+   * Where uploads wait for their job: settings, or a ready store (which `close()` leaves open).
+   * @default Redis (chunked) with `redisUrl`, else in process
+   */
+  blobStore?: BlobStoreSettings | BlobStore;
 }
 
 /** A worker: mount `router` at `/api`, then `start()`; `close()` drains it. */
@@ -86,9 +104,11 @@ export function createWorker(options: CreateWorkerOptions): JobchannelWorker {
         retryDelayMs: t.retryDelayMs,
         inputTtlSeconds: t.inputTtlSeconds,
       });
+  const blobs = openBlobStore(options.blobStore, options.redisUrl, t, logger);
   const runner = new Runner({
     publisher,
     queue,
+    blobs: blobs.store,
     jobTypes,
     logger,
     metrics,
@@ -112,6 +132,8 @@ export function createWorker(options: CreateWorkerOptions): JobchannelWorker {
     jobTypes,
     authenticator,
     limits: { maxUploadBytes: t.maxUploadBytes, maxJsonBytes: t.maxJsonBytes },
+    blobs: blobs.store,
+    maxConcurrentUploads: options.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS,
     logger,
     accepting: () => accepting,
   });
@@ -128,8 +150,46 @@ export function createWorker(options: CreateWorkerOptions): JobchannelWorker {
       accepting = false;
       await started?.catch(() => undefined);
       await queue.close(graceMs);
+      if (blobs.owned) await blobs.store.close();
     },
   };
+}
+
+function openBlobStore(
+  choice: BlobStoreSettings | BlobStore | undefined,
+  redisUrl: string | undefined,
+  t: Tunables,
+  logger: Logger,
+): { store: BlobStore; owned: boolean } {
+  if (choice && "put" in choice) return { store: choice, owned: false };
+  const settings: BlobStoreSettings =
+    choice ??
+    (redisUrl ? { kind: "redis", chunkBytes: DEFAULT_BLOB_CHUNK_BYTES } : { kind: "memory" });
+  const limits = { maxBytes: t.maxUploadBytes };
+  switch (settings.kind) {
+    case "memory":
+      return {
+        store: new MemoryBlobStore({ ...limits, ttlSeconds: t.inputTtlSeconds }),
+        owned: true,
+      };
+    case "redis": {
+      if (!redisUrl)
+        throw new WorkerError(WorkerErrorCode.InvalidConfig, "the redis blob store needs redisUrl");
+      // Its own connection: megabyte chunk writes must not queue behind (or ahead of) job commands.
+      const redis = new Redis(redisUrl);
+      redis.on("error", (e: Error) => logger.warn({ err: e.message }, "blob store redis error"));
+      const store = new RedisBlobStore({
+        ...limits,
+        redis,
+        ownsConnection: true,
+        chunkBytes: settings.chunkBytes,
+        ttlSeconds: t.inputTtlSeconds,
+      });
+      return { store, owned: true };
+    }
+    case "s3":
+      return { store: new S3BlobStore({ ...limits, ...settings }), owned: true };
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -8,6 +8,8 @@ export const WorkerErrorCode = {
   MissingFile: "missing_file",
   UnsupportedMediaType: "unsupported_media_type",
   PayloadTooLarge: "payload_too_large",
+  TooManyUploads: "too_many_uploads",
+  UploadStoreFailed: "upload_store_failed",
   Unauthorized: "unauthorized",
   Forbidden: "forbidden",
   UnknownJobType: "unknown_job_type",
@@ -60,6 +62,16 @@ export const ERROR_CODES: readonly {
     code: WorkerErrorCode.PayloadTooLarge,
     description:
       "HTTP 413: the upload or JSON body is larger than the configured limit; no job was created.",
+  },
+  {
+    code: WorkerErrorCode.TooManyUploads,
+    description:
+      "HTTP 503 with Retry-After: this process is already receiving its limit of uploads at once; no job was created.",
+  },
+  {
+    code: WorkerErrorCode.UploadStoreFailed,
+    description:
+      "HTTP 503: the upload could not be stored in the blob store (Redis or S3); no job was created and no update published.",
   },
   {
     code: WorkerErrorCode.Unauthorized,

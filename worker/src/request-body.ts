@@ -1,9 +1,10 @@
-// Reads a job request's body (JSON, urlencoded form, or multipart with a streamed upload) within size limits.
+// Reads a job request's body (JSON, urlencoded form, or multipart streamed into the blob store) within size limits.
 import busboy from "busboy";
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import { parseJson } from "@jobchannel/protocol";
-import { WorkerErrorCode, httpError, type WorkerError } from "./errors.ts";
-import type { FileInfo } from "./job.ts";
+import type { BlobStore, StoredBlob, StoredUpload } from "./blob-store.ts";
+import { WorkerError, WorkerErrorCode, httpError } from "./errors.ts";
 
 /** Size limits of a request body. */
 export interface BodyLimits {
@@ -17,8 +18,8 @@ export interface BodyLimits {
 export interface RequestBody {
   /** The JSON object, or the form's text fields. */
   fields: Record<string, unknown>;
-  /** The upload in the field `file`. */
-  file?: { info: FileInfo; bytes: Buffer };
+  /** The upload in the field `file`, already in the blob store. */
+  file?: StoredUpload;
 }
 
 /** The multipart field that carries the upload, as in the original guide (`-F file=@test.pdf`). */
@@ -65,8 +66,34 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-function readMultipart(req: IncomingMessage, limits: BodyLimits): Promise<RequestBody> {
+/** Where a multipart request's upload goes while it is read. */
+export interface UploadTarget {
+  readonly store: BlobStore;
+  /** False when the job type takes no upload: a file part is refused at once. */
+  readonly accept: boolean;
+}
+
+function storeFailed(e: unknown): WorkerError {
+  if (e instanceof WorkerError) return e;
+  return httpError(
+    WorkerErrorCode.UploadStoreFailed,
+    503,
+    `the upload could not be stored: ${(e as Error).message}`,
+  );
+}
+
+/**
+ * Reads a multipart body, streaming the upload into the blob store as it arrives. A refusal stops
+ * reading at once (the router then answers and closes the connection), and removes what was stored.
+ */
+function readMultipart(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  target: UploadTarget,
+): Promise<RequestBody> {
   return new Promise((resolve, reject) => {
+    // The upload plus the text fields: a body declared or grown past this is refused unread.
+    const bodyLimit = limits.maxUploadBytes + limits.maxJsonBytes;
     let parser: busboy.Busboy;
     try {
       parser = busboy({
@@ -80,7 +107,6 @@ function readMultipart(req: IncomingMessage, limits: BodyLimits): Promise<Reques
         },
       });
     } catch (e) {
-      req.resume();
       reject(
         httpError(
           WorkerErrorCode.BadRequest,
@@ -91,85 +117,114 @@ function readMultipart(req: IncomingMessage, limits: BodyLimits): Promise<Reques
       return;
     }
     const fields: Record<string, unknown> = {};
-    let file: RequestBody["file"];
-    let problem: WorkerError | undefined;
-    const refuse = (error: WorkerError): void => {
-      problem ??= error;
+    let upload: Readable | undefined;
+    let info: { filename: string; mimeType: string } | undefined;
+    let stored: Promise<StoredBlob | undefined> | undefined;
+    let received = 0;
+    let done = false;
+    const count = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > bodyLimit) finish(tooLarge("the multipart body", bodyLimit));
     };
-    parser.on("field", (name, value, info) => {
-      if (info.valueTruncated) refuse(tooLarge(`the field ${name}`, limits.maxJsonBytes));
-      else if (name === "__proto__")
-        refuse(httpError(WorkerErrorCode.BadRequest, 400, "field name __proto__ is not allowed"));
-      else fields[name] = value;
-    });
-    parser.on("file", (name, stream, info) => {
-      if (name !== FILE_FIELD) {
-        refuse(
-          httpError(
-            WorkerErrorCode.BadRequest,
-            400,
-            `uploads go in the field "${FILE_FIELD}", not "${name}"`,
-            name,
-          ),
-        );
-        stream.resume();
+    const finish = (error?: WorkerError): void => {
+      if (done) return;
+      done = true;
+      req.removeListener("data", count);
+      if (error) {
+        req.unpipe(parser);
+        upload?.destroy(error);
+        void stored?.then((blob) => blob && target.store.delete(blob.ref)).catch(() => undefined);
+        reject(error);
         return;
       }
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      stream.on("data", (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (!problem) chunks.push(chunk);
+      void (stored ?? Promise.resolve(undefined)).then((blob) => {
+        if (!blob || !info) resolve({ fields });
+        else resolve({ fields, file: { ...info, bytes: blob.bytes, blob: blob.ref } });
       });
-      stream.on("limit", () => refuse(tooLarge("the upload", limits.maxUploadBytes)));
-      stream.on("end", () => {
-        if (problem) return;
-        file = {
-          info: {
-            filename: info.filename || "upload",
-            mimeType: info.mimeType || "application/octet-stream",
-            bytes,
-          },
-          bytes: Buffer.concat(chunks, bytes),
-        };
+    };
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > bodyLimit) {
+      finish(tooLarge("the multipart body", bodyLimit));
+      return;
+    }
+    parser.on("field", (name, value, field) => {
+      if (field.valueTruncated) finish(tooLarge(`the field ${name}`, limits.maxJsonBytes));
+      else if (name === "__proto__")
+        finish(httpError(WorkerErrorCode.BadRequest, 400, "field name __proto__ is not allowed"));
+      else fields[name] = value;
+    });
+    parser.on("file", (name, stream, file) => {
+      if (name !== FILE_FIELD || !target.accept) {
+        stream.resume();
+        finish(
+          name !== FILE_FIELD
+            ? httpError(
+                WorkerErrorCode.BadRequest,
+                400,
+                `uploads go in the field "${FILE_FIELD}", not "${name}"`,
+                name,
+              )
+            : httpError(
+                WorkerErrorCode.BadRequest,
+                400,
+                "this job type takes no upload",
+                FILE_FIELD,
+              ),
+        );
+        return;
+      }
+      upload = stream;
+      info = {
+        filename: file.filename || "upload",
+        mimeType: file.mimeType || "application/octet-stream",
+      };
+      stream.on("limit", () => finish(tooLarge("the upload", limits.maxUploadBytes)));
+      stored = target.store.put(stream).catch((e: unknown) => {
+        finish(storeFailed(e));
+        return undefined;
       });
     });
     parser.on("filesLimit", () =>
-      refuse(httpError(WorkerErrorCode.BadRequest, 400, "send at most one file")),
+      finish(httpError(WorkerErrorCode.BadRequest, 400, "send at most one file")),
     );
     parser.on("fieldsLimit", () =>
-      refuse(httpError(WorkerErrorCode.BadRequest, 400, `send at most ${MAX_FORM_FIELDS} fields`)),
+      finish(httpError(WorkerErrorCode.BadRequest, 400, `send at most ${MAX_FORM_FIELDS} fields`)),
     );
     parser.on("partsLimit", () =>
-      refuse(httpError(WorkerErrorCode.BadRequest, 400, "too many parts")),
+      finish(httpError(WorkerErrorCode.BadRequest, 400, "too many parts")),
     );
-    parser.on("error", (e: Error) => {
-      req.unpipe(parser);
-      req.resume();
-      reject(
-        problem ??
-          httpError(WorkerErrorCode.BadRequest, 400, `malformed multipart request: ${e.message}`),
-      );
-    });
-    parser.on("close", () =>
-      problem ? reject(problem) : resolve(file ? { fields, file } : { fields }),
+    parser.on("error", (e: Error) =>
+      finish(
+        httpError(WorkerErrorCode.BadRequest, 400, `malformed multipart request: ${e.message}`),
+      ),
     );
+    parser.on("close", () => finish());
     req.on("error", (e) =>
-      reject(
+      finish(
         httpError(WorkerErrorCode.BadRequest, 400, `the body could not be read: ${e.message}`),
       ),
     );
+    req.on("data", count);
     req.pipe(parser);
   });
 }
 
-/** Reads a job request's body according to its Content-Type. */
+/** The request's media type, lower case, without parameters. */
+export function requestType(req: IncomingMessage): string {
+  return (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * Reads a job request's body according to its Content-Type; a multipart upload is stored in
+ * `upload.store` as it arrives, and the caller owns (and must delete) the stored blob.
+ */
 export async function readRequestBody(
   req: IncomingMessage,
   limits: BodyLimits,
+  upload: UploadTarget,
 ): Promise<RequestBody> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type === "multipart/form-data") return readMultipart(req, limits);
+  const type = requestType(req);
+  if (type === "multipart/form-data") return readMultipart(req, limits, upload);
   if (type === "application/json" || type.endsWith("+json")) {
     const text = await readText(req, limits.maxJsonBytes);
     if (text.trim() === "") return { fields: {} };

@@ -4,10 +4,12 @@ import type { JobStore } from "@jobchannel/state";
 import { Router, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Authenticator, Caller } from "./auth.ts";
+import type { BlobStore } from "./blob-store.ts";
 import { WorkerError, WorkerErrorCode, httpError } from "./errors.ts";
-import type { AnyJobDefinition, JobRequest } from "./job.ts";
-import { readRequestBody, type BodyLimits } from "./request-body.ts";
+import type { AnyJobDefinition, JobRequest, UploadPolicy } from "./job.ts";
+import { readRequestBody, requestType, type BodyLimits, type RequestBody } from "./request-body.ts";
 import type { Runner } from "./runner.ts";
+import { UploadSlots } from "./upload-slots.ts";
 
 /** Options of {@link createJobRouter}. */
 export interface JobRouterOptions {
@@ -16,10 +18,17 @@ export interface JobRouterOptions {
   jobTypes: readonly AnyJobDefinition[];
   authenticator: Authenticator;
   limits: BodyLimits;
+  /** Where uploads are stored while they are read, before their job is submitted. */
+  blobs: BlobStore;
+  /** Multipart requests read at once; more are refused with 503 and Retry-After, unread. */
+  maxConcurrentUploads: number;
   logger: Logger;
   /** False while shutting down: new jobs are refused with 503. */
   accepting: () => boolean;
 }
+
+/** What a refused upload's `Retry-After` says: uploads take seconds, so a short wait usually finds a slot. */
+export const UPLOAD_RETRY_AFTER_SECONDS = 2;
 
 function send(res: Response, error: WorkerError): void {
   if (!res.headersSent) res.status(error.status).json(error.toJSON());
@@ -30,7 +39,8 @@ function send(res: Response, error: WorkerError): void {
  * type, the original guide's path), `GET /jobs/<channel>/<jobId>`, `GET /jobs` (served types).
  */
 export function createJobRouter(options: JobRouterOptions): Router {
-  const { runner, store, authenticator, limits, logger } = options;
+  const { runner, store, authenticator, limits, logger, blobs } = options;
+  const uploads = new UploadSlots(options.maxConcurrentUploads);
   const types = new Map(options.jobTypes.map((t) => [t.name, t]));
   const router = Router();
 
@@ -78,20 +88,54 @@ export function createJobRouter(options: JobRouterOptions): Router {
       throw e;
     }
     // With tokens, refuse before reading an upload; in development mode the identity is in the body.
-    let caller = authenticator.development
+    const caller = authenticator.development
       ? undefined
       : await authenticator.authenticate(req.headers.authorization, undefined);
     if (caller) allowed(caller, type.name);
+    const policy = type.upload ?? "none";
+    const release = requestType(req) === "multipart/form-data" ? uploads.take() : () => undefined;
+    if (!release) {
+      res.setHeader("Connection", "close");
+      res.setHeader("Retry-After", String(UPLOAD_RETRY_AFTER_SECONDS));
+      throw httpError(
+        WorkerErrorCode.TooManyUploads,
+        503,
+        `this worker is receiving ${options.maxConcurrentUploads} uploads already; retry shortly`,
+      );
+    }
     let body;
     try {
-      body = await readRequestBody(req, limits);
+      body = await readRequestBody(req, limits, { store: blobs, accept: policy !== "none" });
     } catch (e) {
       res.setHeader("Connection", "close");
       throw e;
+    } finally {
+      release();
     }
+    const stored = body.file;
+    try {
+      await submit(res, type, policy, body, caller);
+    } catch (e) {
+      // Stored first, submitted second: a job that was not accepted leaves no blob behind.
+      if (stored)
+        await blobs
+          .delete(stored.blob)
+          .catch((err: unknown) =>
+            logger.warn({ blob: stored.blob, err: (err as Error).message }, "upload delete failed"),
+          );
+      throw e;
+    }
+  };
+
+  const submit = async (
+    res: Response,
+    type: AnyJobDefinition,
+    policy: UploadPolicy,
+    body: RequestBody,
+    authenticated: Caller | undefined,
+  ): Promise<void> => {
     const { userId: fieldUserId, ...fields } = body.fields;
-    caller ??= await authenticator.authenticate(undefined, fieldUserId);
-    const policy = type.upload ?? "none";
+    const caller = authenticated ?? (await authenticator.authenticate(undefined, fieldUserId));
     if (policy === "required" && !body.file) {
       throw httpError(
         WorkerErrorCode.MissingFile,
@@ -100,10 +144,11 @@ export function createJobRouter(options: JobRouterOptions): Router {
         "file",
       );
     }
-    if (policy === "none" && body.file) {
-      throw httpError(WorkerErrorCode.BadRequest, 400, `${type.name} takes no upload`, "file");
-    }
-    const request: JobRequest = { body: fields, file: body.file?.info };
+    const file = body.file;
+    const request: JobRequest = {
+      body: fields,
+      file: file && { filename: file.filename, mimeType: file.mimeType, bytes: file.bytes },
+    };
     let input: unknown;
     try {
       input = type.parseInput(request);
@@ -115,7 +160,7 @@ export function createJobRouter(options: JobRouterOptions): Router {
       type: type.name,
       userId: caller.userId,
       input,
-      ...(body.file ? { file: body.file } : {}),
+      ...(file ? { file } : {}),
     });
     res.status(202).json({ jobId, channel: type.name, status: "queued" });
   };

@@ -3,7 +3,9 @@ import type { JobUpdate } from "@jobchannel/protocol";
 import type { Logger } from "pino";
 import { v4 as uuidv4 } from "uuid";
 import { UnrecoverableError, WorkerError, WorkerErrorCode } from "./errors.ts";
-import type { AnyJobDefinition, FileInfo, JobContext } from "./job.ts";
+import type { AnyJobDefinition, JobContext } from "./job.ts";
+import { discardUpload, openUpload, type BlobStore, type StoredUpload } from "./blob-store.ts";
+import { MemoryBlobStore } from "./blob-store-memory.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { Publisher, UpdateFields } from "./publisher.ts";
 import {
@@ -60,6 +62,8 @@ export interface RunnerOptions {
   timeoutMs?: number;
   /** @default 1000 */
   retryDelayMs?: number;
+  /** Where uploads wait for their job (stored by the router before submit). @default an in-process store */
+  blobs?: BlobStore;
 }
 
 /** A validated request, ready to become a job. */
@@ -67,7 +71,8 @@ export interface Submission {
   readonly type: string;
   readonly userId: string | undefined;
   readonly input: unknown;
-  readonly file?: { readonly info: FileInfo; readonly bytes: Buffer };
+  /** The upload, already in the runner's blob store. */
+  readonly file?: StoredUpload;
 }
 
 class TimeoutAbort extends Error {
@@ -100,6 +105,7 @@ export class Runner {
   readonly #attempts: number;
   readonly #timeoutMs: number;
   readonly #retryDelayMs: number;
+  readonly #blobs: BlobStore;
 
   constructor(options: RunnerOptions) {
     this.#publisher = options.publisher;
@@ -110,6 +116,7 @@ export class Runner {
     this.#attempts = options.attempts ?? 3;
     this.#timeoutMs = options.timeoutMs ?? 600_000;
     this.#retryDelayMs = options.retryDelayMs ?? 1000;
+    this.#blobs = options.blobs ?? new MemoryBlobStore();
   }
 
   /** Starts the queue's consumers. */
@@ -127,13 +134,13 @@ export class Runner {
         status: 404,
       });
     const jobId = uuidv4();
-    const fields = type.fields ? type.fields(submission.input, submission.file?.info) : {};
+    const fields = type.fields ? type.fields(submission.input, submission.file) : {};
     const job: QueuedJob = {
       jobId,
       type: type.name,
       ...(submission.userId === undefined ? {} : { userId: submission.userId }),
       input: submission.input,
-      ...(submission.file ? { file: submission.file.info } : {}),
+      ...(submission.file ? { file: submission.file } : {}),
       fields,
       attempts: type.attempts ?? this.#attempts,
       acceptedAt: Date.now(),
@@ -142,7 +149,7 @@ export class Runner {
     await this.#publish(job, { status: "queued", progress: 0, ...fields });
     this.#metrics.countStatus(job.type, "queued");
     try {
-      await this.#queue.enqueue(job, submission.file?.bytes);
+      await this.#queue.enqueue(job);
     } catch (e) {
       this.#log.error({ jobId, channel: job.type, err: message(e) }, "enqueue failed");
       await this.#fail(
@@ -167,7 +174,7 @@ export class Runner {
     if (stored && (stored.status === "completed" || stored.status === "failed")) return;
     this.#log.warn({ jobId: job.jobId, channel: job.type, reason }, "job lost");
     await this.#fail(job, reason, code, { ...job.fields, ...customFields(stored) });
-    await this.#queue.discardFile(job).catch(() => undefined);
+    await discardUpload(this.#blobs, job.file, this.#log);
   }
 
   /** Runs one delivery of a job (the queue's processor). */
@@ -199,7 +206,7 @@ export class Runner {
     const signal = AbortSignal.any([delivery.signal, timeout.signal]);
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
-      const file = job.file ? await this.#queue.openFile(job) : undefined;
+      const file = await openUpload(this.#blobs, job.file);
       if (job.file && !file) {
         throw new UnrecoverableError(
           `the upload ${job.file.filename} is no longer stored (it expired or was lost); submit the job again`,
@@ -215,7 +222,7 @@ export class Runner {
       await this.#complete(job, fields, runInfo, result);
       this.#metrics.duration.observe({ channel: job.type, status: "completed" }, seconds());
       log.info({ attempt, seconds: seconds() }, "job completed");
-      await this.#queue.discardFile(job).catch(() => undefined);
+      await discardUpload(this.#blobs, job.file, this.#log);
       return result ?? null;
     } catch (e) {
       return await this.#failed(delivery, fields, runInfo, e, seconds(), log);
@@ -335,7 +342,7 @@ export class Runner {
       this.#metrics.duration.observe({ channel: job.type, status: "failed" }, seconds);
       log.warn({ attempt, err: message(e), code }, "job failed");
       await this.#fail(job, message(e), code, fields, runInfo);
-      await this.#queue.discardFile(job).catch(() => undefined);
+      await discardUpload(this.#blobs, job.file, this.#log);
       throw new FailJob(message(e));
     }
     const retryInMs = backoffMs(this.#retryDelayMs, attempt);

@@ -1,7 +1,9 @@
-// Built-in job type pdf-extraction: text extracted page by page with pdf.js (unpdf), progress by pages.
-import { getDocumentProxy } from "unpdf";
+// Built-in job type pdf-extraction: text extracted page by page with pdf.js (unpdf) in a worker thread, progress by pages.
+import { on, once } from "node:events";
+import { Worker } from "node:worker_threads";
 import { UnrecoverableError } from "../errors.ts";
 import { defineJob, uploadFields } from "../job.ts";
+import type { FromThread, ThreadData, ToThread } from "./pdf-extraction-thread.ts";
 
 /** Text of one page, cut to {@link MAX_PAGE_BYTES}. */
 export interface PageText {
@@ -54,6 +56,30 @@ export function pageText(items: readonly TextItem[]): string {
   return text.replace(/[ \t]+\n/g, "\n").trim();
 }
 
+// The thread runs from source under Node's type stripping (tests, examples) and from dist once built.
+const THREAD = new URL(
+  import.meta.url.endsWith(".ts") ? "./pdf-extraction-thread.ts" : "./pdf-extraction-thread.js",
+  import.meta.url,
+);
+
+/** Bytes sent to the thread per message while the upload streams from the blob store. */
+const CHUNK_BYTES = 1024 * 1024;
+
+function unreadable(filename: string, error: Extract<FromThread, { kind: "error" }>): Error {
+  switch (error.stage) {
+    case "header":
+      return new UnrecoverableError(`${filename} is not a PDF (no %PDF- header)`);
+    case "open":
+      return new UnrecoverableError(`${filename} is not a readable PDF: ${error.message}`);
+    case "page":
+      return new UnrecoverableError(
+        `page ${error.page} of ${filename} cannot be read: ${error.message}`,
+      );
+    case "size":
+      return new Error(`the upload ${filename} came back the wrong size: ${error.message}`);
+  }
+}
+
 export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResult>({
   name: "pdf-extraction",
   upload: "required",
@@ -61,53 +87,60 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
   fields: uploadFields,
   async handler({ file, progress, signal }) {
     if (!file) throw new UnrecoverableError("pdf-extraction needs an upload in the field file");
-    const bytes = await file.read();
-    if (bytes.subarray(0, 1024).indexOf("%PDF-") === -1) {
-      throw new UnrecoverableError(`${file.filename} is not a PDF (no %PDF- header)`);
-    }
-    let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
+    const thread = new Worker(THREAD, {
+      workerData: { bytes: file.bytes, maxPages: MAX_PAGES } satisfies ThreadData,
+    });
+    // pdf.js work cannot be interrupted from here: an abort ends the whole thread.
+    const stop = (): void => void thread.terminate();
+    signal.addEventListener("abort", stop, { once: true });
+    const messages = on(thread, "message", { signal });
+    const exited = once(thread, "exit").then(([code]: unknown[]) => {
+      throw new Error(`the PDF thread exited (code ${String(code)}) before it finished`);
+    });
+    exited.catch(() => undefined);
     try {
-      pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 });
-    } catch (e) {
-      throw new UnrecoverableError(
-        `${file.filename} is not a readable PDF: ${(e as Error).message}`,
-      );
-    }
-    try {
-      const pages = pdf.numPages;
-      if (pages > MAX_PAGES)
-        throw new UnrecoverableError(
-          `the PDF has ${pages} pages, more than the limit of ${MAX_PAGES}`,
-        );
+      for await (const chunk of file.chunks(CHUNK_BYTES)) {
+        const copy = new Uint8Array(chunk);
+        thread.postMessage({ chunk: copy } satisfies ToThread, [copy.buffer]);
+      }
+      thread.postMessage({ end: true } satisfies ToThread);
+      let pages = 0;
       const text: PageText[] = [];
       let characters = 0;
       let budget = MAX_RESULT_BYTES;
       let truncated = false;
-      for (let n = 1; n <= pages; n++) {
-        signal.throwIfAborted();
-        let content: string;
-        try {
-          const page = await pdf.getPage(n);
-          content = pageText((await page.getTextContent()).items as TextItem[]);
-          page.cleanup();
-        } catch (e) {
-          throw new UnrecoverableError(
-            `page ${n} of ${file.filename} cannot be read: ${(e as Error).message}`,
-          );
+      const iterator = messages[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await Promise.race([iterator.next(), exited]);
+        if (next.done) throw signal.reason ?? new Error("the PDF thread stopped answering");
+        const message = (next.value as [FromThread])[0];
+        if (message.kind === "error") throw unreadable(file.filename, message);
+        if (message.kind === "done") break;
+        if (message.kind === "pages") {
+          pages = message.pages;
+          if (pages > MAX_PAGES)
+            throw new UnrecoverableError(
+              `the PDF has ${pages} pages, more than the limit of ${MAX_PAGES}`,
+            );
+          continue;
         }
+        const content = pageText(message.items);
         characters += content.length;
         if (budget > 0) {
           const kept = cutToBytes(content, Math.min(MAX_PAGE_BYTES, budget));
           budget -= Buffer.byteLength(kept);
           const cut = kept.length < content.length;
           truncated ||= cut;
-          text.push({ page: n, text: kept, characters: content.length, truncated: cut });
+          text.push({ page: message.page, text: kept, characters: content.length, truncated: cut });
         } else if (content.length > 0) truncated = true;
-        await progress((n / pages) * 100, { pagesProcessed: n, pages });
+        await progress((message.page / pages) * 100, { pagesProcessed: message.page, pages });
       }
       return { pages, characters, text, truncated };
+    } catch (e) {
+      throw signal.aborted ? signal.reason : e;
     } finally {
-      await pdf.loadingTask.destroy();
+      signal.removeEventListener("abort", stop);
+      await thread.terminate();
     }
   },
 });
