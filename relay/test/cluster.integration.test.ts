@@ -2,9 +2,10 @@
 // snapshots and live updates through the sharded publish script, the original guide's raw PUBLISH,
 // and sharded subscriptions held only for channels with local subscribers (PUBSUB on each shard).
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DEFAULT_HISTORY, keySlot, shardedPubsubChannel } from "@jobchannel/state";
-import { waitFor } from "@jobchannel/testkit";
+import { freePort, startProcess, waitFor } from "@jobchannel/testkit";
 import { subscribed } from "./helpers/client.ts";
 import { clusterFixture } from "./helpers/cluster-fixture.ts";
 import { held } from "./helpers/holder.ts";
@@ -147,5 +148,57 @@ describe("relays on a Redis Cluster with sharded pub/sub", () => {
     await waitFor(() => three.jobs().some((j) => j.jobId === "again"), {
       what: "the update after resubscribing",
     });
+  });
+
+  test("the jobchannel-worker runs a job on the cluster: BullMQ queue, state and SPUBLISH on the channel's shard", async () => {
+    const bin = fileURLToPath(new URL("../../worker/bin/jobchannel-worker.js", import.meta.url));
+    const port = await freePort();
+    const worker = startProcess(process.execPath, [bin], {
+      env: {
+        ...process.env,
+        LOG_LEVEL: "warn",
+        PORT: String(port),
+        REDIS_URL: fixture.cluster().url,
+        JOBCHANNEL_JOB_TYPES: "job-updates",
+      },
+    });
+    try {
+      const api = `http://127.0.0.1:${port}`;
+      await waitFor(
+        async () => {
+          if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.logTail()}`);
+          return (await fetch(`${api}/readyz`).catch(() => undefined))?.status === 200;
+        },
+        { what: "the worker on the cluster to be ready", timeoutMs: 20_000 },
+      );
+      const client = await fixture.open(0, "?channels=job-updates");
+      await subscribed(client, "job-updates");
+      const res = await fetch(`${api}/api/jobs/job-updates`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          company: { name: "Harbour Foods Ltd", country: "gb", directors: ["Anna Berg"] },
+          financials: { revenue: 50e6, ebitda: 7.5e6, netDebt: 15e6, previousRevenue: 45e6 },
+          deal: { enterpriseValue: 60e6, currency: "gbp" },
+        }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const { jobId } = (await res.json()) as { jobId: string };
+      await waitFor(() => held(client, "job-updates").get(jobId)?.status === "completed", {
+        what: `job ${jobId} completed on the relay`,
+        timeoutMs: 20_000,
+      });
+      const stored = await fixture.store().get("job-updates", jobId);
+      assert.equal(stored?.status, "completed", "the final state is stored on the channel's shard");
+      // BullMQ's keys carry the channel's hash tag, so they live on the channel's shard too.
+      const slot = keySlot(shardedPubsubChannel("job-updates"));
+      const owner = await fixture.cluster().primaryOf(slot);
+      const keys = await fixture
+        .cluster()
+        .cli(owner, "--scan", "--pattern", "jobchannel:{job-updates}*");
+      assert.match(keys, /queue/, "BullMQ keys under the channel's hash tag");
+    } finally {
+      await worker.stop(5000);
+    }
   });
 });

@@ -29,4 +29,11 @@ export {
   type ClusterNode,
   type RedisTarget,
 } from "./redis-target.ts";
-export { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
+export {
+  prepareUpdate,
+  type GuardedPublished,
+  type JobStore,
+  type PublishGuard,
+  type Published,
+  type UpdateInput,
+} from "./store.ts";

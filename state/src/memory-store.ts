@@ -2,7 +2,14 @@
 import { DEFAULT_REDIS_PREFIX, isTerminalStatus, type JobUpdate } from "@jobchannel/protocol";
 import { retainedSince, type History } from "./history.ts";
 import { MemoryBus } from "./memory-bus.ts";
-import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
+import {
+  prepareUpdate,
+  type GuardedPublished,
+  type JobStore,
+  type PublishGuard,
+  type Published,
+  type UpdateInput,
+} from "./store.ts";
 
 interface Entry {
   at: number;
@@ -38,6 +45,19 @@ export class MemoryJobStore implements JobStore {
     this.#trim(jobs, history, update.timestamp, update.jobId);
     const receivers = this.bus.publish(this.#prefix + channel, text);
     return { update: { seq, ...update }, receivers };
+  }
+
+  async publishGuarded(
+    channel: string,
+    input: UpdateInput,
+    history: History,
+    guard: PublishGuard,
+  ): Promise<GuardedPublished> {
+    const { jobId } = prepareUpdate(channel, input).update;
+    const stored = this.#channels.get(channel)?.get(jobId)?.update;
+    if (stored && (guard === "absent" || isTerminalStatus(stored.status)))
+      return { refused: stored };
+    return this.publish(channel, input, history);
   }
 
   async snapshot(channel: string, history: History): Promise<JobUpdate[]> {

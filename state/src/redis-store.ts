@@ -8,8 +8,21 @@ import {
 import type { Cluster, Redis } from "ioredis";
 import { retainedSince, type History } from "./history.ts";
 import { channelKeys, shardedPubsubChannel } from "./keys.ts";
-import { PUBLISH_UPDATE, PUBLISH_UPDATE_SHARDED, SNAPSHOT } from "./scripts.ts";
-import { prepareUpdate, type JobStore, type Published, type UpdateInput } from "./store.ts";
+import {
+  PUBLISH_GUARDED,
+  PUBLISH_GUARDED_SHARDED,
+  PUBLISH_UPDATE,
+  PUBLISH_UPDATE_SHARDED,
+  SNAPSHOT,
+} from "./scripts.ts";
+import {
+  prepareUpdate,
+  type GuardedPublished,
+  type JobStore,
+  type PublishGuard,
+  type Published,
+  type UpdateInput,
+} from "./store.ts";
 
 type PublishScript = (
   state: string,
@@ -30,6 +43,11 @@ interface ScriptedRedis {
   publishUpdateSharded: PublishScript;
   snapshot(state: string, index: string, since: number, limit: number): Promise<string[]>;
 }
+
+/** The guarded publish script: publish-update's arguments and the guard; seq 0 = refused. */
+type GuardedScript = (
+  ...args: [...Parameters<PublishScript>, guard: PublishGuard]
+) => Promise<[number, number | string]>;
 
 /** Options of {@link RedisJobStore}. */
 export interface RedisJobStoreOptions {
@@ -82,12 +100,25 @@ export class RedisJobStore implements JobStore {
 
   async publish(channel: string, input: UpdateInput, history: History): Promise<Published> {
     const { update, body } = prepareUpdate(channel, input);
-    const keys = channelKeys(channel, this.#prefix);
     const script = this.#sharded
       ? this.#scripted.publishUpdateSharded
       : this.#scripted.publishUpdate;
     const [seq, receivers] = await script.call(
       this.#scripted,
+      ...this.#scriptArgs(channel, update, body, history),
+    );
+    return { update: { seq, ...update }, receivers };
+  }
+
+  /** The publish script's keys and arguments for one update. */
+  #scriptArgs(
+    channel: string,
+    update: JobUpdate,
+    body: string,
+    history: History,
+  ): Parameters<PublishScript> {
+    const keys = channelKeys(channel, this.#prefix);
+    return [
       keys.state,
       keys.counter,
       keys.index,
@@ -99,8 +130,37 @@ export class RedisJobStore implements JobStore {
       history.ttlSeconds,
       this.#sharded ? shardedPubsubChannel(channel, this.#prefix) : keys.pubsub,
       isTerminalStatus(update.status) ? "1" : "0",
+    ];
+  }
+
+  async publishGuarded(
+    channel: string,
+    input: UpdateInput,
+    history: History,
+    guard: PublishGuard,
+  ): Promise<GuardedPublished> {
+    const { update, body } = prepareUpdate(channel, input);
+    const script = this.#sharded ? PUBLISH_GUARDED_SHARDED : PUBLISH_GUARDED;
+    // Defined on first use, so connections that never publish guarded carry no extra script.
+    if (!(script.name in this.#redis)) {
+      this.#redis.defineCommand(script.name, {
+        numberOfKeys: script.numberOfKeys,
+        lua: script.lua,
+      });
+    }
+    const run = (this.#redis as unknown as Record<string, GuardedScript>)[script.name]!;
+    const [seq, second] = await run.call(
+      this.#redis,
+      ...this.#scriptArgs(channel, update, body, history),
+      guard,
     );
-    return { update: { seq, ...update }, receivers };
+    if (seq === 0) {
+      const refused = decodeStates([String(second)])[0];
+      // Only the absent guard refuses a stored state that is not a valid update.
+      if (refused) return { refused };
+      throw new Error(`job ${update.jobId} on ${channel} has a stored state that is not an update`);
+    }
+    return { update: { seq, ...update }, receivers: Number(second) };
   }
 
   async snapshot(channel: string, history: History): Promise<JobUpdate[]> {

@@ -41,3 +41,12 @@ function sharded(script: ScriptDefinition): ScriptDefinition {
     lua: `${before}redis.call("SPUBLISH", ARGV[6], payload)${after}`,
   };
 }
+
+/** publish-update behind the guard of publish-guard-4.lua, as one script (ARGV[8] is the guard). */
+export const PUBLISH_GUARDED: ScriptDefinition = {
+  name: "publishGuarded",
+  numberOfKeys: 4,
+  lua: `${load("publish-guard-4.lua").lua}\n${PUBLISH_UPDATE.lua}`,
+};
+/** {@link PUBLISH_GUARDED} for Redis Cluster mode, publishing with `SPUBLISH`. */
+export const PUBLISH_GUARDED_SHARDED: ScriptDefinition = sharded(PUBLISH_GUARDED);

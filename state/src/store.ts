@@ -16,6 +16,15 @@ export interface Published {
   readonly receivers: number;
 }
 
+/**
+ * What a guarded publish lets through: `"open"` refuses when the job's stored state is final
+ * (`completed` or `failed`), `"absent"` when the job has any stored state.
+ */
+export type PublishGuard = "open" | "absent";
+
+/** What a guarded publish produced: the update, or the stored state that refused it. */
+export type GuardedPublished = Published | { readonly refused: JobUpdate };
+
 export interface JobStore {
   /**
    * Stores the job's latest state, trims retention and publishes, atomically. The update's seq is
@@ -23,6 +32,18 @@ export interface JobStore {
    * increases per job even when retention trimmed or expired the job in between.
    */
   publish(channel: string, input: UpdateInput, history: History): Promise<Published>;
+  /**
+   * As {@link JobStore.publish}, unless the job's stored state fails `guard`: then nothing is
+   * written or published and the stored state comes back as `refused`. Check and publish are one
+   * atomic step, so two processes racing on one job cannot both pass an `"open"` guard with a final
+   * update. A job trimmed by retention has no stored state and passes either guard.
+   */
+  publishGuarded(
+    channel: string,
+    input: UpdateInput,
+    history: History,
+    guard: PublishGuard,
+  ): Promise<GuardedPublished>;
   /** Latest state of each retained job of a channel, oldest update first. */
   snapshot(channel: string, history: History): Promise<JobUpdate[]>;
   /** Latest state of one job, if retained. */

@@ -1,12 +1,12 @@
 // The Redis blob store: an upload as fixed-size chunk keys under one hash tag, with an expiry and a size cap.
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { blobMissing, pieces, type BlobStore, type StoredBlob } from "./blob-store.ts";
 
 /** Options of {@link RedisBlobStore}. */
 export interface RedisBlobStoreOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** Quit `redis` on {@link RedisBlobStore.close}. @default false */
   ownsConnection?: boolean;
   /** Key prefix. @default "jobchannel:" */
@@ -30,7 +30,7 @@ const KEYS_PER_COMMAND = 500;
  */
 export class RedisBlobStore implements BlobStore {
   readonly kind = "redis";
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #owns: boolean;
   readonly #prefix: string;
   readonly #chunkBytes: number;

@@ -1,7 +1,6 @@
 // Assembles a worker from its parts (publisher, queue, runner, router, metrics) for any host process.
 import type { JobStore } from "@jobchannel/state";
 import type { Router } from "express";
-import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createAuthenticator, type AuthOptions, type Authenticator } from "./auth.ts";
@@ -24,6 +23,7 @@ import { Publisher } from "./publisher.ts";
 import type { JobQueue } from "./queue.ts";
 import { BullMQQueue } from "./queue-bullmq.ts";
 import { MemoryQueue } from "./queue-memory.ts";
+import { openRedis } from "./redis-connection.ts";
 import { createJobRouter } from "./router.ts";
 import { Runner } from "./runner.ts";
 
@@ -176,7 +176,7 @@ function openBlobStore(
       if (!redisUrl)
         throw new WorkerError(WorkerErrorCode.InvalidConfig, "the redis blob store needs redisUrl");
       // Its own connection: megabyte chunk writes must not queue behind (or ahead of) job commands.
-      const redis = new Redis(redisUrl);
+      const redis = openRedis(redisUrl);
       redis.on("error", (e: Error) => logger.warn({ err: e.message }, "blob store redis error"));
       const store = new RedisBlobStore({
         ...limits,

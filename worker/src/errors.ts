@@ -26,6 +26,7 @@ export const WorkerErrorCode = {
   InputLost: "input_lost",
   WorkerLost: "worker_lost",
   ShutDown: "shut_down",
+  InfrastructureError: "infrastructure_error",
 } as const;
 
 export type WorkerErrorCode = (typeof WorkerErrorCode)[keyof typeof WorkerErrorCode];
@@ -147,6 +148,11 @@ export const ERROR_CODES: readonly {
     code: WorkerErrorCode.ShutDown,
     description:
       "`failed` update: an in-process (no Redis) worker shut down before the job finished; its input could not survive.",
+  },
+  {
+    code: WorkerErrorCode.InfrastructureError,
+    description:
+      "`failed` update: on the job's last attempt the worker could not read or publish the job's state (Redis unreachable); published once Redis answered again.",
   },
 ];
 

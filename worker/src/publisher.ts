@@ -14,6 +14,7 @@ import {
   StateErrorCode,
   type History,
   type JobStore,
+  type PublishGuard,
 } from "@jobchannel/state";
 import { WorkerError, WorkerErrorCode } from "./errors.ts";
 
@@ -110,18 +111,39 @@ export class Publisher {
   /** Validates, stamps and publishes one update; resolves with it as stored (with `seq`). */
   async update(channel: string, jobId: string, fields: UpdateFields): Promise<JobUpdate> {
     const update = this.prepare(channel, jobId, fields);
-    try {
-      const published = await this.store.publish(channel, update, this.history);
-      return published.update;
-    } catch (e) {
-      if (e instanceof StateError) {
-        const code =
-          e.code === StateErrorCode.InvalidChannel
-            ? WorkerErrorCode.InvalidChannel
-            : WorkerErrorCode.InvalidUpdate;
-        throw new WorkerError(code, e.message, { field: e.field, cause: e });
-      }
-      throw e;
+    const published = await coded(this.store.publish(channel, update, this.history));
+    return published.update;
+  }
+
+  /**
+   * As {@link Publisher.update}, unless the job's stored state fails `guard` (`"open"`: it is final;
+   * `"absent"`: it exists): then nothing is published and the stored state comes back as
+   * `refused`. The check and the publish are one atomic step in the store.
+   */
+  async updateGuarded(
+    channel: string,
+    jobId: string,
+    fields: UpdateFields,
+    guard: PublishGuard,
+  ): Promise<{ update: JobUpdate } | { refused: JobUpdate }> {
+    const update = this.prepare(channel, jobId, fields);
+    const published = await coded(this.store.publishGuarded(channel, update, this.history, guard));
+    return "refused" in published ? { refused: published.refused } : { update: published.update };
+  }
+}
+
+/** The store's refusals as the worker's coded errors; other failures (Redis) pass unchanged. */
+async function coded<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (e) {
+    if (e instanceof StateError) {
+      const code =
+        e.code === StateErrorCode.InvalidChannel
+          ? WorkerErrorCode.InvalidChannel
+          : WorkerErrorCode.InvalidUpdate;
+      throw new WorkerError(code, e.message, { field: e.field, cause: e });
     }
+    throw e;
   }
 }

@@ -1,18 +1,20 @@
 // The durable job queue: BullMQ on Redis, with uploads stored beside the jobs and crash recovery.
 import { DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from "bullmq";
-import { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { JobFile } from "./job.ts";
 import {
   FailJob,
   HandBackJob,
+  LockLost,
   ShutdownAbort,
   type JobQueue,
   type Processor,
   type QueueHooks,
   type QueuedJob,
 } from "./queue.ts";
+import { openRedis } from "./redis-connection.ts";
 import { RedisUploadStore, openUpload, uploadKey } from "./upload-store.ts";
 
 /** Options of {@link BullMQQueue}. */
@@ -32,7 +34,11 @@ export interface BullMQQueueOptions {
   maxStalledCount?: number;
   /** Expiry of stored uploads. @default 86400 */
   inputTtlSeconds?: number;
-  /** Prefix of jobchannel's keys; BullMQ's keys live under `<prefix>queue`. @default "jobchannel:" */
+  /**
+   * Prefix of jobchannel's keys. BullMQ's keys of a job type live under `<prefix>{<type>}:queue`,
+   * in the hash slot of the channel's job state, so its scripts run on a Redis Cluster.
+   * @default "jobchannel:"
+   */
   prefix?: string;
   logger: Logger;
 }
@@ -45,6 +51,15 @@ function after(ms: number): Promise<"timeout"> {
   return new Promise((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
 }
 
+/**
+ * BullMQ's key prefix for a job type: `<prefix>{<type>}:queue`. The hash tag is the channel's own,
+ * as in the job-state keys, so every key of a BullMQ script shares one Redis Cluster slot.
+ * (Before: `<prefix>queue` for every type, without a hash tag; see the README's upgrade note.)
+ */
+export function bullPrefix(prefix: string, type: string): string {
+  return `${prefix}{${type}}:queue`;
+}
+
 /** BullMQ's queue name for a job type. */
 export function queueName(type: string): string {
   return type;
@@ -54,11 +69,11 @@ export class BullMQQueue implements JobQueue {
   readonly durable = true;
   readonly #options: Required<Omit<BullMQQueueOptions, "logger">>;
   readonly #log: Logger;
-  readonly #connection: Redis;
+  readonly #connection: Redis | Cluster;
   readonly #uploads: RedisUploadStore;
   readonly #queues = new Map<string, Queue>();
   readonly #workers: Worker[] = [];
-  readonly #running = new Set<AbortController>();
+  readonly #running = new Map<AbortController, string>();
   // Errors thrown by our processor: their outcome is already published, unlike BullMQ's own failures.
   readonly #handled = new WeakSet<Error>();
   #closing = false;
@@ -76,7 +91,7 @@ export class BullMQQueue implements JobQueue {
     };
     this.#log = options.logger;
     // BullMQ needs commands to wait through reconnects rather than fail after a few retries.
-    this.#connection = new Redis(options.redisUrl, {
+    this.#connection = openRedis(options.redisUrl, {
       maxRetriesPerRequest: null,
       lazyConnect: false,
     });
@@ -87,15 +102,15 @@ export class BullMQQueue implements JobQueue {
     for (const type of options.types) {
       const queue = new Queue(queueName(type), {
         connection: this.#connection,
-        prefix: this.#bullPrefix(),
+        prefix: this.#bullPrefix(type),
       });
       queue.on("error", (e: Error) => this.#log.warn({ err: e.message, type }, "queue error"));
       this.#queues.set(type, queue);
     }
   }
 
-  #bullPrefix(): string {
-    return `${this.#options.prefix}queue`;
+  #bullPrefix(type: string): string {
+    return bullPrefix(this.#options.prefix, type);
   }
 
   #key(job: QueuedJob): string {
@@ -135,7 +150,7 @@ export class BullMQQueue implements JobQueue {
       ): Promise<unknown> => this.#process(processor, job, token, signal);
       const worker = new Worker<QueuedJob>(queueName(type), process, {
         connection: this.#connection,
-        prefix: this.#bullPrefix(),
+        prefix: this.#bullPrefix(type),
         concurrency: o.concurrency,
         lockDuration: o.lockDurationMs,
         stalledInterval: o.stalledIntervalMs,
@@ -146,6 +161,14 @@ export class BullMQQueue implements JobQueue {
       worker.on("error", (e: Error) =>
         this.#log.warn({ err: e.message, type }, "queue worker error"),
       );
+      // BullMQ only reports a lock it failed to renew (a blocked event loop, a Redis outage);
+      // the run must stop, since the stalled-job check may hand the job to another process.
+      worker.on("lockRenewalFailed", (jobIds: string[]) => {
+        for (const jobId of jobIds) {
+          this.#log.warn({ jobId, channel: type }, "job lock lost: cancelling its run here");
+          this.cancel(jobId, new LockLost(jobId));
+        }
+      });
       worker.on("stalled", (jobId: string) =>
         this.#log.warn(
           { jobId, channel: type },
@@ -177,7 +200,7 @@ export class BullMQQueue implements JobQueue {
     lockSignal: AbortSignal | undefined,
   ): Promise<unknown> {
     const controller = new AbortController();
-    this.#running.add(controller);
+    this.#running.set(controller, job.id ?? "");
     const signal = lockSignal
       ? AbortSignal.any([lockSignal, controller.signal])
       : controller.signal;
@@ -207,6 +230,16 @@ export class BullMQQueue implements JobQueue {
     return error;
   }
 
+  cancel(jobId: string, reason: Error): boolean {
+    let found = false;
+    for (const [controller, id] of this.#running) {
+      if (id !== jobId) continue;
+      controller.abort(reason);
+      found = true;
+    }
+    return found;
+  }
+
   async isReady(): Promise<boolean> {
     if (this.#closing || this.#connection.status !== "ready") return false;
     try {
@@ -225,7 +258,7 @@ export class BullMQQueue implements JobQueue {
         { running: this.#running.size },
         "shutdown grace period over: handing running jobs back",
       );
-      for (const controller of this.#running) controller.abort(new ShutdownAbort());
+      for (const controller of this.#running.keys()) controller.abort(new ShutdownAbort());
       // Handing back needs Redis; if it is gone, stop anyway: the jobs' locks expire and they stall back.
       if ((await Promise.race([closed, after(HAND_BACK_MS)])) !== "closed") {
         this.#log.error(

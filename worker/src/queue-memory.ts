@@ -37,6 +37,7 @@ export class MemoryQueue implements JobQueue {
   readonly #waiting: Waiting[] = [];
   readonly #retrying = new Map<NodeJS.Timeout, Waiting>();
   readonly #running = new Map<AbortController, Promise<void>>();
+  readonly #byJob = new Map<string, AbortController>();
   #processor: Processor | undefined;
   #hooks: QueueHooks | undefined;
   #closing = false;
@@ -66,6 +67,12 @@ export class MemoryQueue implements JobQueue {
     this.#processor = processor;
     this.#hooks = hooks;
     this.#pump();
+  }
+
+  cancel(jobId: string, reason: Error): boolean {
+    const controller = this.#byJob.get(jobId);
+    controller?.abort(reason);
+    return controller !== undefined;
   }
 
   async isReady(): Promise<boolean> {
@@ -102,8 +109,10 @@ export class MemoryQueue implements JobQueue {
     while (this.#running.size < this.#concurrency && this.#waiting.length > 0) {
       const next = this.#waiting.shift()!;
       const controller = new AbortController();
+      this.#byJob.set(next.job.jobId, controller);
       const run = this.#run(processor, next, controller).finally(() => {
         this.#running.delete(controller);
+        this.#byJob.delete(next.job.jobId);
         this.#pump();
       });
       this.#running.set(controller, run);

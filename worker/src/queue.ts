@@ -27,7 +27,11 @@ export interface Delivery {
   readonly maxAttempts: number;
   /** How often a process died while running this job and it was restarted. */
   readonly restarts: number;
-  /** Aborted when the queue shuts down past its grace period or loses the job's lock. */
+  /**
+   * Aborted with {@link ShutdownAbort} when the queue shuts down past its grace period, with
+   * {@link LockLost} when the queue lost the job's lock (another process may run it now), or with
+   * the reason given to {@link JobQueue.cancel}.
+   */
   readonly signal: AbortSignal;
 }
 
@@ -72,6 +76,17 @@ export class ShutdownAbort extends Error {
   }
 }
 
+/**
+ * The reason a queue aborts a delivery's signal when it can no longer vouch that this process owns
+ * the job (BullMQ: its lock could not be renewed). The delivery must publish nothing more.
+ */
+export class LockLost extends Error {
+  constructor(jobId: string) {
+    super(`the lock of job ${jobId} was lost: another process may run it now`);
+    this.name = "LockLost";
+  }
+}
+
 /** A queue of jobs for some job types, with an upload store beside it. */
 export interface JobQueue {
   /** True when queued jobs and uploads survive this process (Redis), false when in memory. */
@@ -84,6 +99,11 @@ export interface JobQueue {
   discardFile(job: QueuedJob): Promise<void>;
   /** Starts handing jobs to `processor`, at most `concurrency` at once per process. */
   start(processor: Processor, hooks: QueueHooks): Promise<void>;
+  /**
+   * Aborts the signal of this process's running delivery of the job with `reason`; false when no
+   * delivery of it runs here. What the processor throws then decides what the queue does next.
+   */
+  cancel(jobId: string, reason: Error): boolean;
   /** True while the queue can accept and run jobs. */
   isReady(): Promise<boolean>;
   /**

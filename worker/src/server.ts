@@ -1,7 +1,6 @@
 // The worker's own HTTP server: /api, /healthz, /readyz, /metrics on PORT, with graceful shutdown.
 import { MemoryJobStore, RedisJobStore, type JobStore } from "@jobchannel/state";
 import express, { type Express } from "express";
-import { Redis } from "ioredis";
 import type { Server } from "node:http";
 import pino, { type Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -9,6 +8,7 @@ import { BUILT_IN_JOBS, selectJobTypes } from "./built-in-jobs.ts";
 import { helpText, loadConfig, type WorkerConfig } from "./config.ts";
 import { createWorker, type JobchannelWorker } from "./create-worker.ts";
 import type { AnyJobDefinition } from "./job.ts";
+import { isClusterRedisUrl, openRedis } from "./redis-connection.ts";
 
 /** Builds the Express app around a worker: `/api` (the job router), `/healthz`, `/readyz`, `/metrics`. */
 export function createWorkerApp(worker: JobchannelWorker): Express {
@@ -54,9 +54,13 @@ export interface RunningWorkerServer {
 
 function openStore(config: WorkerConfig, logger: Logger): JobStore {
   if (!config.redisUrl) return new MemoryJobStore();
-  const redis = new Redis(config.redisUrl);
+  const redis = openRedis(config.redisUrl);
   redis.on("error", (e: Error) => logger.warn({ err: e.message }, "state redis error"));
-  return new RedisJobStore(redis, { ownsConnection: true });
+  // On a Redis Cluster the publish script SPUBLISHes on the shard that owns the channel.
+  return new RedisJobStore(redis, {
+    ownsConnection: true,
+    sharded: isClusterRedisUrl(config.redisUrl),
+  });
 }
 
 /**

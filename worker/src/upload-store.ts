@@ -1,5 +1,5 @@
 // Where uploads wait for their job: binary values in Redis with an expiry, or process memory.
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { FileInfo, JobFile } from "./job.ts";
 
 /** Default chunk size of {@link JobFile.chunks}. */
@@ -16,9 +16,9 @@ export interface UploadStore {
 }
 
 export class RedisUploadStore implements UploadStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis | Cluster) {
     this.#redis = redis;
   }
 
