@@ -1,11 +1,5 @@
 // Worker configuration: defaults in one place, and typed parsing of the environment.
-import {
-  DEFAULT_HISTORY,
-  isClusterUrl,
-  parseRedisTarget,
-  RedisTargetError,
-  type History,
-} from "@jobchannel/state";
+import { DEFAULT_HISTORY, type History } from "@jobchannel/state";
 import { WorkerError, WorkerErrorCode } from "./errors.ts";
 
 /** Tunables of the runner, the queue and the HTTP API, with their defaults. */
@@ -196,26 +190,6 @@ export function loadUploadSettings(env: Env, redisUrl: string | undefined): Uplo
   };
 }
 
-/** The `--help` text of `jobchannel-worker`. */
-export function helpText(jobTypes: readonly string[]): string {
-  const width = Math.max(...ENVIRONMENT.map((e) => e.name.length));
-  const rows = ENVIRONMENT.map(
-    (e) => `  ${e.name.padEnd(width)}  ${e.meaning} (default: ${e.default})`,
-  );
-  return [
-    "Usage: jobchannel-worker [--help]",
-    "",
-    "Runs jobchannel job types: accepts jobs over HTTP (POST /api/jobs/<channel>), runs them with",
-    "retries and crash recovery, and publishes their progress to Redis for the relay.",
-    "",
-    `Built-in job types: ${jobTypes.join(", ")}`,
-    "",
-    "Environment:",
-    ...rows,
-    "",
-  ].join("\n");
-}
-
 /** The whole configuration of the `jobchannel-worker` command. */
 export interface WorkerConfig extends Tunables, UploadSettings {
   port: number;
@@ -234,8 +208,7 @@ export const ENVIRONMENT: readonly { name: string; meaning: string; default: str
   { name: "PORT", meaning: "HTTP port for /api, /healthz, /readyz, /metrics", default: "8080" },
   {
     name: "REDIS_URL",
-    meaning:
-      "Redis for the job queue, uploads and job state; unset = in-process queue and broker; redis+cluster://[user:password@]host:port,host:port,... for a Redis Cluster (updates go out with SPUBLISH on the channel's shard)",
+    meaning: "Redis for the job queue, uploads and job state; unset = in-process queue and broker",
     default: "unset",
   },
   {
@@ -347,7 +320,6 @@ function integer(
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
-  if (name === "REDIS_URL" && isClusterUrl(value)) return clusterRedisUrl(value);
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -419,15 +391,22 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
   };
 }
 
-// ---- Redis Cluster (redis+cluster:// in REDIS_URL) ----
-
-/** Checks a redis+cluster:// REDIS_URL; the error names the variable, never the password. */
-function clusterRedisUrl(value: string): string {
-  try {
-    parseRedisTarget(value);
-  } catch (e) {
-    if (!(e instanceof RedisTargetError)) throw e;
-    throw invalid("REDIS_URL", "<redacted>", `a redis+cluster:// URL: ${e.message}`);
-  }
-  return value;
+/** The `--help` text of `jobchannel-worker`. */
+export function helpText(jobTypes: readonly string[]): string {
+  const width = Math.max(...ENVIRONMENT.map((e) => e.name.length));
+  const rows = ENVIRONMENT.map(
+    (e) => `  ${e.name.padEnd(width)}  ${e.meaning} (default: ${e.default})`,
+  );
+  return [
+    "Usage: jobchannel-worker [--help]",
+    "",
+    "Runs jobchannel job types: accepts jobs over HTTP (POST /api/jobs/<channel>), runs them with",
+    "retries and crash recovery, and publishes their progress to Redis for the relay.",
+    "",
+    `Built-in job types: ${jobTypes.join(", ")}`,
+    "",
+    "Environment:",
+    ...rows,
+    "",
+  ].join("\n");
 }
