@@ -1,5 +1,11 @@
 // Worker configuration: defaults in one place, and typed parsing of the environment.
-import { DEFAULT_HISTORY, type History } from "@jobchannel/state";
+import {
+  DEFAULT_HISTORY,
+  isClusterUrl,
+  parseRedisTarget,
+  RedisTargetError,
+  type History,
+} from "@jobchannel/state";
 import { WorkerError, WorkerErrorCode } from "./errors.ts";
 
 /** Tunables of the runner, the queue and the HTTP API, with their defaults. */
@@ -208,7 +214,8 @@ export const ENVIRONMENT: readonly { name: string; meaning: string; default: str
   { name: "PORT", meaning: "HTTP port for /api, /healthz, /readyz, /metrics", default: "8080" },
   {
     name: "REDIS_URL",
-    meaning: "Redis for the job queue, uploads and job state; unset = in-process queue and broker",
+    meaning:
+      "Redis for the job queue, uploads and job state; unset = in-process queue and broker; redis+cluster://[user:password@]host:port,host:port,... for a Redis Cluster (updates go out with SPUBLISH on the channel's shard)",
     default: "unset",
   },
   {
@@ -320,6 +327,7 @@ function integer(
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
+  if (name === "REDIS_URL" && isClusterUrl(value)) return clusterRedisUrl(value);
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -389,6 +397,19 @@ export function loadConfig(env: Env = process.env): WorkerConfig {
     },
     ...loadUploadSettings(env, url(env, "REDIS_URL", ["redis:", "rediss:"])),
   };
+}
+
+// ---- Redis Cluster (redis+cluster:// in REDIS_URL) ----
+
+/** Checks a redis+cluster:// REDIS_URL; the error names the variable, never the password. */
+function clusterRedisUrl(value: string): string {
+  try {
+    parseRedisTarget(value);
+  } catch (e) {
+    if (!(e instanceof RedisTargetError)) throw e;
+    throw invalid("REDIS_URL", "<redacted>", `a redis+cluster:// URL: ${e.message}`);
+  }
+  return value;
 }
 
 /** The `--help` text of `jobchannel-worker`. */

@@ -49,3 +49,17 @@ test("lists every variable in --help", () => {
   for (const { name } of ENVIRONMENT) assert.match(help, new RegExp(name));
   assert.match(help, /file-upload/);
 });
+
+test("takes a redis+cluster:// REDIS_URL for a Redis Cluster and never repeats its password", () => {
+  const url = "redis+cluster://:pw@127.0.0.1:7000,127.0.0.1:7001";
+  assert.equal(loadConfig({ REDIS_URL: url }).redisUrl, url);
+  assert.throws(
+    () => loadConfig({ REDIS_URL: "redis+cluster://:hunter2@127.0.0.1" }),
+    (e: Error & { field?: string }) => {
+      assert.match(e.message, /REDIS_URL/);
+      assert.doesNotMatch(e.message, /hunter2/);
+      return true;
+    },
+  );
+  assert.match(helpText(["file-upload"]), /redis\+cluster:\/\//);
+});
