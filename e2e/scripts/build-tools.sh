@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes binary (etcd, control plane, node components, kubectl), helm, containerd and CoreDNS into a cache outside the repo, then links them into bin/; fetches the pinned upstream CRDs the chart's server-side dry-run installs into bin/crds/.
+# Builds the pinned Kubernetes binary (etcd, control plane, node components, kubectl), helm, containerd, CoreDNS and SeaweedFS's weed (the worker's S3 test server) into a cache outside the repo, then links them into bin/; fetches the pinned upstream CRDs the chart's server-side dry-run installs into bin/crds/.
 #
 # The cache lives in ${JOBCHANNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jobchannel} so that a fresh
 # clone on the same machine (CI) reuses the build. Each tool sits under <tool>/<key>/, where the key
@@ -12,6 +12,8 @@ KUBERNETES_VERSION=v1.35.4
 HELM_VERSION=v4.3.1
 CONTAINERD_VERSION=v2.4.2
 COREDNS_VERSION=v1.14.7
+# SeaweedFS publishes no module versions: e2e/seaweedfs/go.mod pins this pseudo-version.
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 # Upstream CRDs, fetched (not built) from their Go modules. gateway-api v1.7.0 needs Go 1.27.
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 GATEWAY_API_VERSION=v1.6.3
@@ -43,6 +45,7 @@ CONTAINERD_LDFLAGS="-s -w -X github.com/containerd/containerd/v2/version.Version
 # containerd's own release tags for a static build; the shim needs no gRPC server (upstream's Makefile adds no_grpc for it too).
 CONTAINERD_TAGS="urfave_cli_no_docs osusergo netgo static_build"
 COREDNS_LDFLAGS="-s -w"
+SEAWEEDFS_LDFLAGS="-s -w"
 
 # cache_key FILE... : sha256 over the named files and the given version strings.
 cache_key() {
@@ -148,6 +151,8 @@ containerd_key="$(cache_key "containerd=$CONTAINERD_VERSION ldflags=$CONTAINERD_
   "$E2E_DIR/containerd/go.mod" "$E2E_DIR/containerd/go.sum")"
 coredns_key="$(cache_key "coredns=$COREDNS_VERSION ldflags=$COREDNS_LDFLAGS" \
   "$E2E_DIR/coredns/go.mod" "$E2E_DIR/coredns/go.sum" "$E2E_DIR/coredns/main.go")"
+seaweedfs_key="$(cache_key "seaweedfs=$SEAWEEDFS_VERSION ldflags=$SEAWEEDFS_LDFLAGS" \
+  "$E2E_DIR/seaweedfs/go.mod" "$E2E_DIR/seaweedfs/go.sum")"
 
 phase_start=$SECONDS
 build_tool controlplane "$controlplane_key" \
@@ -158,6 +163,7 @@ build_tool helm "$helm_key" "helm $HELM_VERSION" "$E2E_DIR/helm" "$HELM_LDFLAGS"
 build_tool containerd "$containerd_key" "containerd $CONTAINERD_VERSION (containerd, containerd-shim-runc-v2, ctr)" \
   "$E2E_DIR/containerd" "$CONTAINERD_LDFLAGS" "$CONTAINERD_TAGS" tool
 build_tool coredns "$coredns_key" "CoreDNS $COREDNS_VERSION" "$E2E_DIR/coredns" "$COREDNS_LDFLAGS" "" .
+build_tool weed "$seaweedfs_key" "SeaweedFS weed $SEAWEEDFS_VERSION" "$E2E_DIR/seaweedfs" "$SEAWEEDFS_LDFLAGS" "" tool
 
 link_into_bin "$CACHE_DIR/controlplane/$controlplane_key/controlplane" controlplane
 link_into_bin "$CACHE_DIR/helm/$helm_key/helm" helm
@@ -165,6 +171,7 @@ for tool in containerd containerd-shim-runc-v2 ctr; do
   link_into_bin "$CACHE_DIR/containerd/$containerd_key/$tool" "$tool"
 done
 link_into_bin "$CACHE_DIR/coredns/$coredns_key/coredns" coredns
+link_into_bin "$CACHE_DIR/weed/$seaweedfs_key/weed" weed
 # The controlplane binary runs as kubectl when called by that name.
 ln -sfn controlplane "$BIN_DIR/kubectl"
 fetch_crds prometheus-operator github.com/prometheus-operator/prometheus-operator \
@@ -174,4 +181,4 @@ fetch_crds prometheus-operator github.com/prometheus-operator/prometheus-operato
 fetch_crds gateway-api sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION" config/crd/standard \
   gateway.networking.k8s.io_gatewayclasses.yaml gateway.networking.k8s.io_gateways.yaml \
   gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_referencegrants.yaml
-say "ready in $((SECONDS - phase_start))s: $BIN_DIR/controlplane, kubectl ($KUBERNETES_VERSION), helm ($HELM_VERSION), containerd ($CONTAINERD_VERSION), coredns ($COREDNS_VERSION); bin/crds: prometheus-operator ($PROMETHEUS_OPERATOR_VERSION), gateway-api ($GATEWAY_API_VERSION)"
+say "ready in $((SECONDS - phase_start))s: $BIN_DIR/controlplane, kubectl ($KUBERNETES_VERSION), helm ($HELM_VERSION), containerd ($CONTAINERD_VERSION), coredns ($COREDNS_VERSION), weed (SeaweedFS $SEAWEEDFS_VERSION); bin/crds: prometheus-operator ($PROMETHEUS_OPERATOR_VERSION), gateway-api ($GATEWAY_API_VERSION)"

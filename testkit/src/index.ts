@@ -8,4 +8,5 @@ export {
   type RedisClusterOptions,
   type TestRedisCluster,
 } from "./redis-cluster.ts";
+export { startSeaweedfs, type SeaweedfsOptions, type TestS3 } from "./seaweedfs.ts";
 export { nextEvent, waitFor, type WaitOptions } from "./wait.ts";

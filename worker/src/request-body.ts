@@ -1,6 +1,7 @@
 // Reads a job request's body (JSON, urlencoded form, or multipart streamed into the blob store) within size limits.
 import busboy from "busboy";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { parseJson } from "@jobchannel/protocol";
 import type { BlobStore, StoredBlob, StoredUpload } from "./blob-store.ts";
@@ -207,6 +208,32 @@ function readMultipart(
     req.on("data", count);
     req.pipe(parser);
   });
+}
+
+/** How long a refused request's connection stays half-closed for its client to read the answer. */
+const LINGER_MS = 2000;
+
+/**
+ * Makes the answer to a refused request the last thing on its connection, without reading the rest
+ * of its body: the socket stops reading, sends the answer and FIN, and is destroyed once the client
+ * closes or after {@link LINGER_MS}. Node's own close would reset the connection (it has unread
+ * bytes), and a reset reaching a client still uploading makes it drop the answer unread.
+ */
+export function closeUnread(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader("Connection", "close");
+  req.unpipe();
+  req.removeAllListeners("data");
+  req.pause();
+  // A body never touched would be read to its end by Node after the answer (to reuse the socket).
+  req.read(0);
+  const socket = req.socket as Socket & { destroySoon(): void };
+  socket.destroySoon = function linger(this: Socket): void {
+    this.pause();
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once("close", () => clearTimeout(timer));
+  };
 }
 
 /** The request's media type, lower case, without parameters. */

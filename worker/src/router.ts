@@ -7,7 +7,13 @@ import type { Authenticator, Caller } from "./auth.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { WorkerError, WorkerErrorCode, httpError } from "./errors.ts";
 import type { AnyJobDefinition, JobRequest, UploadPolicy } from "./job.ts";
-import { readRequestBody, requestType, type BodyLimits, type RequestBody } from "./request-body.ts";
+import {
+  closeUnread,
+  readRequestBody,
+  requestType,
+  type BodyLimits,
+  type RequestBody,
+} from "./request-body.ts";
 import type { Runner } from "./runner.ts";
 import { UploadSlots } from "./upload-slots.ts";
 
@@ -83,8 +89,7 @@ export function createJobRouter(options: JobRouterOptions): Router {
           "the worker is shutting down; try another replica",
         );
     } catch (e) {
-      req.resume();
-      res.setHeader("Connection", "close");
+      closeUnread(req, res);
       throw e;
     }
     // With tokens, refuse before reading an upload; in development mode the identity is in the body.
@@ -95,7 +100,7 @@ export function createJobRouter(options: JobRouterOptions): Router {
     const policy = type.upload ?? "none";
     const release = requestType(req) === "multipart/form-data" ? uploads.take() : () => undefined;
     if (!release) {
-      res.setHeader("Connection", "close");
+      closeUnread(req, res);
       res.setHeader("Retry-After", String(UPLOAD_RETRY_AFTER_SECONDS));
       throw httpError(
         WorkerErrorCode.TooManyUploads,
@@ -107,7 +112,7 @@ export function createJobRouter(options: JobRouterOptions): Router {
     try {
       body = await readRequestBody(req, limits, { store: blobs, accept: policy !== "none" });
     } catch (e) {
-      res.setHeader("Connection", "close");
+      closeUnread(req, res);
       throw e;
     } finally {
       release();
