@@ -107,7 +107,12 @@ export async function runWorkerServer(
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info(
-    { port, jobTypes: jobTypes.map((j) => j.name), queue: config.redisUrl ? "redis" : "memory" },
+    {
+      port,
+      jobTypes: jobTypes.map((j) => j.name),
+      queue: config.redisUrl ? "redis" : "memory",
+      blobStore: config.blobStore.kind,
+    },
     "worker listening",
   );
 

@@ -62,6 +62,12 @@ test("a 200 MiB upload through the S3 blob store completes with the right SHA-25
   worker = started.process;
   const pid = started.process.child.pid!;
   const idle = memoryOf(pid);
+  // A 20 MiB upload first: if memory is flat, ten times the bytes add little to its peak.
+  const small = await postGenerated(`${started.base}/api/jobs/file-upload`, 20 * MiB, 41);
+  assert.equal(small.status, 202, JSON.stringify(small.body));
+  const smallFinal = (await recorder.terminal(small.body.jobId as string, 60_000)).at(-1)!;
+  assert.equal((smallFinal.result as { sha256: string }).sha256, small.sha256);
+  const afterSmall = memoryOf(pid);
   const answer = await postGenerated(`${started.base}/api/jobs/file-upload`, 200 * MiB, 42);
   assert.equal(answer.status, 202, JSON.stringify(answer.body));
   const stored = await objects();
@@ -74,9 +80,13 @@ test("a 200 MiB upload through the S3 blob store completes with the right SHA-25
   assert.equal(result.bytes, 200 * MiB);
   const memory = memoryOf(pid);
   console.log(
-    `200 MiB via S3: worker RSS ${idle.rssMiB.toFixed(0)} MiB idle, peak ${memory.peakMiB.toFixed(0)} MiB (growth ${(memory.peakMiB - idle.rssMiB).toFixed(0)} MiB, bound ${FLAT_GROWTH_MIB} MiB)`,
+    `S3 uploads: worker RSS ${idle.rssMiB.toFixed(0)} MiB idle, peak ${afterSmall.peakMiB.toFixed(0)} MiB after 20 MiB, peak ${memory.peakMiB.toFixed(0)} MiB after 200 MiB (growth ${(memory.peakMiB - idle.rssMiB).toFixed(0)} MiB, bound ${FLAT_GROWTH_MIB} MiB)`,
   );
   assert.ok(memory.peakMiB - idle.rssMiB < FLAT_GROWTH_MIB, `RSS grew to ${memory.peakMiB} MiB`);
+  assert.ok(
+    memory.peakMiB - afterSmall.peakMiB < 50,
+    `ten times the bytes raised the peak from ${afterSmall.peakMiB} to ${memory.peakMiB} MiB`,
+  );
   await waitFor(async () => (await objects()).length === 0, {
     what: "the upload's object deleted once the job is final",
   });
