@@ -6,7 +6,7 @@ CLUSTER_CLI = $(E2E_NODE) e2e/src/cluster-cli.ts
 
 .PHONY: tools cluster-up cluster-down cluster-status cluster-load-images cluster-deploy test-e2e
 
-tools: ## Build (or reuse from the cache) bin/controlplane, kubectl, helm, containerd, ctr and coredns
+tools: ## Build (or reuse from the cache) bin/controlplane, kubectl, helm, containerd, ctr, coredns and weed (SeaweedFS, the S3 server of the upload tests)
 	bash e2e/scripts/build-tools.sh
 
 cluster-up: install tools images ## Start the one-node cluster (needs root); kubeconfig in .cluster/kubeconfig
