@@ -150,6 +150,36 @@ describe("relays on a Redis Cluster with sharded pub/sub", () => {
     });
   });
 
+  test("a slot moved to another primary: the relay follows it and keeps delivering, the snapshot read follows MOVED", async () => {
+    const [channel] = await fixture.channelsOnEveryShard("moving");
+    const slot = keySlot(shardedPubsubChannel(channel!));
+    const from = await fixture.cluster().primaryOf(slot);
+    const primaries = (await fixture.cluster().nodes()).filter((n) => n.primary).map((n) => n.port);
+    const to = primaries.find((p) => p !== from)!;
+    const store = fixture.store();
+    await store.publish(channel!, { jobId: "before", status: "completed" }, DEFAULT_HISTORY);
+    const client = await fixture.open(0, `?channels=${channel}`);
+    await subscribed(client, channel!);
+    assert.equal(await subscribers(channel!), 1);
+    await fixture.cluster().moveSlot(slot, to);
+    assert.equal(await fixture.cluster().primaryOf(slot), to);
+    // Published on the new owner (the publisher follows MOVED); the relay must be subscribed there.
+    await waitFor(async () => (await subscribers(channel!)) === 1, {
+      what: "the relay's sharded subscription on the slot's new primary",
+    });
+    await store.publish(channel!, { jobId: "after", status: "completed" }, DEFAULT_HISTORY);
+    await waitFor(() => held(client, channel!).get("after")?.status === "completed", {
+      what: "the update published after the move",
+    });
+    // A new subscriber's snapshot comes from the new owner, with the job stored before the move.
+    const late = await fixture.open(1, `?channels=${channel}`);
+    const frame = await subscribed(late, channel!);
+    assert.deepEqual(
+      (frame.jobs as { jobId: string }[]).map((j) => j.jobId),
+      ["before", "after"],
+    );
+  });
+
   test("the jobchannel-worker runs a job on the cluster: BullMQ queue, state and SPUBLISH on the channel's shard", async () => {
     const bin = fileURLToPath(new URL("../../worker/bin/jobchannel-worker.js", import.meta.url));
     const port = await freePort();

@@ -47,6 +47,11 @@ export interface TestRedisCluster {
   nodes(): Promise<ClusterNodeInfo[]>;
   /** The port of the primary serving `slot`. */
   primaryOf(slot: number): Promise<number>;
+  /**
+   * Moves one slot, with its keys, from its primary to the primary on `toPort` (IMPORTING,
+   * MIGRATING, MIGRATE, then SETSLOT NODE on every primary), as a resharding does slot by slot.
+   */
+  moveSlot(slot: number, toPort: number): Promise<void>;
   /** SIGKILLs one node, as a crash would. */
   kill(port: number): Promise<void>;
   /** Waits until every live node reports cluster_state:ok and every slot has a live primary. */
@@ -195,6 +200,39 @@ export async function startRedisCluster(
       );
       if (!owner) throw new Error(`no live primary serves slot ${slot}`);
       return owner.port;
+    },
+    async moveSlot(slot, toPort) {
+      const all = await nodes();
+      const from = all.find(
+        (n) => n.primary && !killed.has(n.port) && n.slots.some(([a, b]) => slot >= a && slot <= b),
+      );
+      const to = all.find((n) => n.port === toPort && n.primary);
+      if (!from || !to)
+        throw new Error(`no primary serves slot ${slot}, or ${toPort} is no primary`);
+      if (from.port === to.port) return;
+      await cli(to.port, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", from.id);
+      await cli(from.port, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", to.id);
+      for (;;) {
+        const keys = (await cli(from.port, "CLUSTER", "GETKEYSINSLOT", String(slot), "100"))
+          .split("\n")
+          .filter(Boolean);
+        if (keys.length === 0) break;
+        const reply = await cli(
+          from.port,
+          "MIGRATE",
+          "127.0.0.1",
+          String(to.port),
+          "",
+          "0",
+          "5000",
+          "KEYS",
+          ...keys,
+        );
+        if (!reply.startsWith("OK")) throw new Error(`MIGRATE failed: ${reply}`);
+      }
+      for (const n of all.filter((n) => n.primary && !killed.has(n.port))) {
+        await cli(n.port, "CLUSTER", "SETSLOT", String(slot), "NODE", to.id);
+      }
     },
     async kill(port) {
       const server = servers.get(port);
