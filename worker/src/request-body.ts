@@ -205,6 +205,11 @@ function readMultipart(
         httpError(WorkerErrorCode.BadRequest, 400, `the body could not be read: ${e.message}`),
       ),
     );
+    // A client gone mid-upload must not hold its upload slot (or a half-stored blob) forever.
+    req.on("close", () => {
+      if (!req.complete)
+        finish(httpError(WorkerErrorCode.BadRequest, 400, "the connection closed mid-upload"));
+    });
     req.on("data", count);
     req.pipe(parser);
   });

@@ -156,7 +156,8 @@ for (const backend of backends) {
     test("keeps nothing when the incoming stream fails midway", async () => {
       const store = await backend.open();
       async function* failing(): AsyncGenerator<Buffer> {
-        yield* generated(3 * 1024 * 1024) as AsyncIterable<Buffer>;
+        // Past one S3 part, so a multipart upload has begun and must be aborted.
+        yield* generated(6 * 1024 * 1024) as AsyncIterable<Buffer>;
         throw new Error("client went away");
       }
       const body = Readable.from(failing());

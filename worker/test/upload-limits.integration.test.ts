@@ -1,5 +1,6 @@
 // Uploads against a real worker process and redis-server: the size limit while reading, the bound on uploads at once, flat memory, blobs gone once final.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import { startRedis, waitFor, type Started, type TestRedis } from "@jobchannel/testkit";
 import { Redis } from "ioredis";
@@ -107,6 +108,31 @@ test("twenty concurrent 20 MiB uploads keep the worker's RSS bounded, hash right
   await waitFor(async () => (await blobKeys()).length === 0, {
     what: "every blob deleted once its job is final",
   });
+});
+
+test("a client gone mid-upload leaves no blob and frees its upload slot", async () => {
+  const { base, port } = await worker({ JOBCHANNEL_MAX_CONCURRENT_UPLOADS: "1" });
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  socket.write(
+    [
+      "POST /api/jobs/file-upload HTTP/1.1",
+      "Host: 127.0.0.1",
+      "Content-Type: multipart/form-data; boundary=gone",
+      `Content-Length: ${20 * MiB}`,
+      "",
+      '--gone\r\nContent-Disposition: form-data; name="file"; filename="gone.bin"\r\n\r\n',
+    ].join("\r\n"),
+  );
+  socket.write(Buffer.alloc(3 * MiB, 1));
+  await waitFor(async () => (await blobKeys()).length > 0, { what: "the upload being stored" });
+  socket.destroy();
+  await waitFor(async () => (await blobKeys()).length === 0, {
+    what: "the half-stored blob removed",
+  });
+  const next = await postGenerated(`${base}/api/jobs/file-upload`, MiB, 5);
+  assert.equal(next.status, 202, JSON.stringify(next.body));
+  await recorder.terminal(next.body.jobId as string);
 });
 
 test("an upload the blob store cannot take gets 503 upload_store_failed and publishes nothing", async () => {
