@@ -96,13 +96,11 @@ export function createWorker(options: CreateWorkerOptions): JobchannelWorker {
         lockDurationMs: t.lockDurationMs,
         stalledIntervalMs: t.stalledIntervalMs,
         maxStalledCount: t.maxStalledCount,
-        inputTtlSeconds: t.inputTtlSeconds,
         logger,
       })
     : new MemoryQueue({
         concurrency: t.concurrency,
         retryDelayMs: t.retryDelayMs,
-        inputTtlSeconds: t.inputTtlSeconds,
       });
   const blobs = openBlobStore(options.blobStore, options.redisUrl, t, logger);
   const runner = new Runner({

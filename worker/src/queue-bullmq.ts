@@ -1,9 +1,8 @@
-// The durable job queue: BullMQ on Redis, with uploads stored beside the jobs and crash recovery.
+// The durable job queue: BullMQ on Redis, with crash recovery.
 import { DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { JobFile } from "./job.ts";
 import {
   FailJob,
   HandBackJob,
@@ -15,7 +14,6 @@ import {
   type QueuedJob,
 } from "./queue.ts";
 import { openRedis } from "./redis-connection.ts";
-import { RedisUploadStore, openUpload, uploadKey } from "./upload-store.ts";
 
 /** Options of {@link BullMQQueue}. */
 export interface BullMQQueueOptions {
@@ -32,8 +30,6 @@ export interface BullMQQueueOptions {
   stalledIntervalMs?: number;
   /** Restarts after a process died before the job fails. @default 1 */
   maxStalledCount?: number;
-  /** Expiry of stored uploads. @default 86400 */
-  inputTtlSeconds?: number;
   /**
    * Prefix of jobchannel's keys. BullMQ's keys of a job type live under `<prefix>{<type>}:queue`,
    * in the hash slot of the channel's job state, so its scripts run on a Redis Cluster.
@@ -70,7 +66,6 @@ export class BullMQQueue implements JobQueue {
   readonly #options: Required<Omit<BullMQQueueOptions, "logger">>;
   readonly #log: Logger;
   readonly #connection: Redis | Cluster;
-  readonly #uploads: RedisUploadStore;
   readonly #queues = new Map<string, Queue>();
   readonly #workers: Worker[] = [];
   readonly #running = new Map<AbortController, string>();
@@ -85,7 +80,6 @@ export class BullMQQueue implements JobQueue {
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
       maxStalledCount: 1,
-      inputTtlSeconds: 86_400,
       prefix: DEFAULT_REDIS_PREFIX,
       ...options,
     };
@@ -98,7 +92,6 @@ export class BullMQQueue implements JobQueue {
     this.#connection.on("error", (e: Error) =>
       this.#log.warn({ err: e.message }, "queue redis error"),
     );
-    this.#uploads = new RedisUploadStore(this.#connection);
     for (const type of options.types) {
       const queue = new Queue(queueName(type), {
         connection: this.#connection,
@@ -113,14 +106,9 @@ export class BullMQQueue implements JobQueue {
     return bullPrefix(this.#options.prefix, type);
   }
 
-  #key(job: QueuedJob): string {
-    return uploadKey(this.#options.prefix, job.type, job.jobId);
-  }
-
-  async enqueue(job: QueuedJob, upload?: Buffer): Promise<void> {
+  async enqueue(job: QueuedJob): Promise<void> {
     const queue = this.#queues.get(job.type);
     if (!queue || this.#closing) throw new Error(`no open queue for job type ${job.type}`);
-    if (upload) await this.#uploads.put(this.#key(job), upload, this.#options.inputTtlSeconds);
     await queue.add(job.type, job, {
       jobId: job.jobId,
       attempts: job.attempts,
@@ -129,14 +117,6 @@ export class BullMQQueue implements JobQueue {
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 86_400, count: 1000 },
     });
-  }
-
-  openFile(job: QueuedJob): Promise<JobFile | undefined> {
-    return openUpload(this.#uploads, this.#key(job), job.file);
-  }
-
-  async discardFile(job: QueuedJob): Promise<void> {
-    if (job.file) await this.#uploads.delete(this.#key(job));
   }
 
   async start(processor: Processor, hooks: QueueHooks): Promise<void> {

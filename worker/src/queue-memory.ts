@@ -1,6 +1,4 @@
 // The in-process job queue for the one-process local stack (no REDIS_URL): nothing survives the process.
-import { DEFAULT_REDIS_PREFIX } from "@jobchannel/protocol";
-import type { JobFile } from "./job.ts";
 import {
   HandBackJob,
   RetryJob,
@@ -11,7 +9,6 @@ import {
   type QueueHooks,
   type QueuedJob,
 } from "./queue.ts";
-import { MemoryUploadStore, openUpload, uploadKey } from "./upload-store.ts";
 
 /** Options of {@link MemoryQueue}. */
 export interface MemoryQueueOptions {
@@ -19,8 +16,6 @@ export interface MemoryQueueOptions {
   concurrency?: number;
   /** First retry delay, doubled each retry. @default 1000 */
   retryDelayMs?: number;
-  /** How long uploads are kept. @default 86400 */
-  inputTtlSeconds?: number;
 }
 
 interface Waiting {
@@ -32,8 +27,6 @@ export class MemoryQueue implements JobQueue {
   readonly durable = false;
   readonly #concurrency: number;
   readonly #retryDelayMs: number;
-  readonly #inputTtlSeconds: number;
-  readonly #uploads = new MemoryUploadStore();
   readonly #waiting: Waiting[] = [];
   readonly #retrying = new Map<NodeJS.Timeout, Waiting>();
   readonly #running = new Map<AbortController, Promise<void>>();
@@ -45,22 +38,12 @@ export class MemoryQueue implements JobQueue {
   constructor(options: MemoryQueueOptions = {}) {
     this.#concurrency = options.concurrency ?? 4;
     this.#retryDelayMs = options.retryDelayMs ?? 1000;
-    this.#inputTtlSeconds = options.inputTtlSeconds ?? 86_400;
   }
 
-  async enqueue(job: QueuedJob, upload?: Buffer): Promise<void> {
+  async enqueue(job: QueuedJob): Promise<void> {
     if (this.#closing) throw new Error("the queue is closed");
-    if (upload) await this.#uploads.put(this.#key(job), upload, this.#inputTtlSeconds);
     this.#waiting.push({ job, attempt: 1 });
     this.#pump();
-  }
-
-  openFile(job: QueuedJob): Promise<JobFile | undefined> {
-    return openUpload(this.#uploads, this.#key(job), job.file);
-  }
-
-  async discardFile(job: QueuedJob): Promise<void> {
-    await this.#uploads.delete(this.#key(job));
   }
 
   async start(processor: Processor, hooks: QueueHooks): Promise<void> {
@@ -95,12 +78,7 @@ export class MemoryQueue implements JobQueue {
     await Promise.all(this.#running.values());
     for (const { job } of unstarted) {
       await this.#hooks?.lost(job, "the worker shut down before the job started", "shut_down");
-      await this.discardFile(job);
     }
-  }
-
-  #key(job: QueuedJob): string {
-    return uploadKey(DEFAULT_REDIS_PREFIX, job.type, job.jobId);
   }
 
   #pump(): void {

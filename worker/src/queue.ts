@@ -1,5 +1,5 @@
 // The job queue interface the runner drives; queue-bullmq.ts and queue-memory.ts implement it.
-import type { FileInfo, JobFile } from "./job.ts";
+import type { FileInfo } from "./job.ts";
 
 /** An accepted job as it waits in the queue. Plain JSON, so another process can run it. */
 export interface QueuedJob {
@@ -87,16 +87,12 @@ export class LockLost extends Error {
   }
 }
 
-/** A queue of jobs for some job types, with an upload store beside it. */
+/** A queue of jobs for some job types; uploads wait in the blob store (`blob-store.ts`), not in the queue. */
 export interface JobQueue {
   /** True when queued jobs and uploads survive this process (Redis), false when in memory. */
   readonly durable: boolean;
-  /** Stores the upload (if any) and queues the job. */
-  enqueue(job: QueuedJob, upload?: Buffer): Promise<void>;
-  /** The job's upload, for its handler; `undefined` when it is gone (expired or never stored). */
-  openFile(job: QueuedJob): Promise<JobFile | undefined>;
-  /** Deletes the job's upload once the job is over. */
-  discardFile(job: QueuedJob): Promise<void>;
+  /** Queues the job. */
+  enqueue(job: QueuedJob): Promise<void>;
   /** Starts handing jobs to `processor`, at most `concurrency` at once per process. */
   start(processor: Processor, hooks: QueueHooks): Promise<void>;
   /**

@@ -1,11 +1,13 @@
 // Shared test helpers: fixtures (a real PDF, CSV), a Redis subscriber that records updates, HTTP posts.
+import { Readable } from "node:stream";
 import type { JobUpdate } from "@jobchannel/protocol";
 import { waitFor } from "@jobchannel/testkit";
 import { Redis } from "ioredis";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import pino from "pino";
 import type { JobContext, JobFile } from "../src/job.ts";
-import { MemoryUploadStore, storedFile } from "../src/upload-store.ts";
+import { blobFile } from "../src/blob-store.ts";
+import { MemoryBlobStore } from "../src/blob-store-memory.ts";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -143,10 +145,11 @@ export async function fakeContext<I>(
   const progress: { percent: number; fields: Record<string, unknown> }[] = [];
   let file: JobFile | undefined;
   if (upload) {
-    const store = new MemoryUploadStore();
+    const store = new MemoryBlobStore();
     const bytes = Buffer.from(upload.bytes);
-    await store.put("k", bytes, 60);
-    file = storedFile(store, "k", {
+    const { ref } = await store.put(Readable.from([bytes]));
+    file = blobFile(store, {
+      blob: ref,
       filename: upload.filename ?? "upload",
       mimeType: upload.mimeType ?? "application/octet-stream",
       bytes: bytes.length,
