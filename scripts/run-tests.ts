@@ -2,6 +2,7 @@
 // Usage: node scripts/run-tests.ts [--unit | --integration] [extra node --test flags]
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -52,6 +53,10 @@ const result = spawnSync(
     "--test",
     "--test-reporter=spec",
     "--test-timeout=600000",
+    // node:test runs availableParallelism() - 1 files at once: one on a 2-core machine. Most
+    // integration files wait on processes (API servers, Redis, timers) more than they compute, so
+    // two at once keeps the cores busy; tests wait on events, so they hold under the shared load.
+    `--test-concurrency=${Math.max(2, availableParallelism() - 1)}`,
     "--disable-warning=ExperimentalWarning",
     ...passThrough,
     ...files,
