@@ -257,6 +257,28 @@ describe("the jobchannel Helm chart, rendered", { timeout: 120_000 }, () => {
     );
   });
 
+  it("renders the default-channel admission policy only where the cluster serves MutatingAdmissionPolicy v1beta1, and only with the CRD", async (t) => {
+    if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
+    const served = [
+      "--api-versions",
+      "admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy",
+    ];
+    const policies = (objects: RenderedObject[]) =>
+      objects.filter((o) => o.kind.startsWith("MutatingAdmissionPolicy")).map((o) => o.kind);
+    const source = loadAllYaml(
+      await readFile(join(root, "crds", "jobchannel-default-channel.yaml"), "utf8"),
+    ) as RenderedObject[];
+    const rendered = await render(...served);
+    assert.deepEqual(policies(rendered), [
+      "MutatingAdmissionPolicy",
+      "MutatingAdmissionPolicyBinding",
+    ]);
+    const policy = find(rendered, "MutatingAdmissionPolicy", "jobchannel-default-channel");
+    assert.deepEqual(policy.spec, source[0]!.spec);
+    assert.deepEqual(policies(await render()), [], "not rendered where the API is not served");
+    assert.deepEqual(policies(await render(...served, "--set", "crds.install=false")), []);
+  });
+
   it("grants the operator exactly operator/rbac.yaml's rules, and the relay list and watch of its ConfigMap by name", async (t) => {
     if (!existsSync(helmBinary)) return t.skip(`no ${helmBinary}: run \`make tools\``);
     const objects = await render();
