@@ -155,8 +155,10 @@ describe("the chart's operator RBAC", { timeout: 900_000 }, () => {
       process.execPath,
       [
         OPERATOR_BIN,
-        "--lease-duration-seconds=4",
-        "--renew-deadline-seconds=3",
+        // Renewals every second (the first step counts them), with the default lease and renew
+        // deadline: six operators run at once here, and a leader that cannot renew in time exits.
+        "--lease-duration-seconds=15",
+        "--renew-deadline-seconds=10",
         "--retry-period-seconds=1",
       ],
       {
