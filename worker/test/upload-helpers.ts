@@ -33,6 +33,14 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
 }
 
+/**
+ * Bytes a process has read through read(2) so far (`rchar` in /proc/<pid>/io): sockets included,
+ * so the difference over a refused upload is what the server actually took off the connection.
+ */
+export function bytesReadBy(pid: number): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))![1]);
+}
+
 /** Pseudo-random bytes made 64 KiB at a time, so a test never holds an upload. */
 export function* pseudoRandom(total: number, seed: number): Generator<Buffer> {
   let n = seed >>> 0 || 1;
