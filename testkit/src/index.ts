@@ -10,3 +10,10 @@ export {
 } from "./redis-cluster.ts";
 export { startSeaweedfs, type SeaweedfsOptions, type TestS3 } from "./seaweedfs.ts";
 export { nextEvent, waitFor, type WaitOptions } from "./wait.ts";
+export {
+  recordFaults,
+  recordHostile,
+  reliabilityDir,
+  type FaultFigures,
+  type HostileFigures,
+} from "./reliability.ts";
