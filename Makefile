@@ -57,3 +57,5 @@ clean: ## Remove build output and installed modules (keeps the control-plane cac
 -include images/images.mk
 -include charts/charts.mk
 -include scripts/lint.mk
+-include scripts/reliability.mk
+-include scripts/security.mk
