@@ -139,15 +139,17 @@ describe("Watcher", () => {
   });
 
   it("removes from the store what a relist no longer contains", async () => {
-    let round = 0;
+    // "b" is deleted while no watch is open: only the relist's absence of it can tell the store.
     const t = setup([
-      () => ({ items: [obj("a", "1"), obj("b", "1")], resourceVersion: String(++round) }),
+      () => ({ items: [obj("a", "1"), obj("b", "1")], resourceVersion: "1" }),
+      () => ({ items: [obj("a", "1")], resourceVersion: "2" }),
     ]);
     await waitFor(() => t.watches.length === 1);
-    assert.equal(t.store.size, 2);
+    assert.deepEqual(t.store.keys().sort(), ["ns/a", "ns/b"]);
     t.watches[0]!.emit("ERROR", { code: 410 });
-    await waitFor(() => t.listCalls() === 2);
-    assert.equal(t.store.size, 2);
+    await waitFor(() => t.listCalls() === 2 && t.watches.length === 2, { what: "the relist" });
+    assert.deepEqual(t.store.keys(), ["ns/a"]);
+    assert.deepEqual(t.store.list(), [{ value: "a" }]);
     await t.watcher.stop();
   });
 
