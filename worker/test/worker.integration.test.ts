@@ -236,16 +236,36 @@ test("job-updates screens a deal record step by step", async () => {
   assert.equal(updates.at(-1)!.userId, "analyst-7");
 });
 
-test("a subscriber on jobchannel:<channel> sees strictly increasing seq for every job", () => {
-  const byJob = new Map<string, number[]>();
-  for (const u of recorder.updates) byJob.set(u.jobId, [...(byJob.get(u.jobId) ?? []), u.seq!]);
-  assert.ok(byJob.size >= 8);
-  for (const [jobId, seqs] of byJob) {
+test("a subscriber on jobchannel:<channel> sees strictly increasing seq for every job", async () => {
+  // Its own jobs, run at once so that their updates interleave on the one channel.
+  const started = await Promise.all(
+    [1, 2, 3, 4].map((i) =>
+      postFile(`${base}/api/jobs/file-upload`, {
+        bytes: randomBytes(i * 256 * 1024),
+        name: `${i}`,
+      }),
+    ),
+  );
+  const ids = started.map((res) => {
+    assert.equal(res.status, 202);
+    return res.body.jobId as string;
+  });
+  for (const id of ids) await recorder.terminal(id);
+  const mine = recorder.updates.filter((u) => ids.includes(u.jobId));
+  for (const id of ids) {
+    const seqs = mine.filter((u) => u.jobId === id).map((u) => u.seq!);
+    assert.ok(seqs.length >= 3, `job ${id} published queued, progress and its end: ${seqs.length}`);
     assert.ok(
       seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!),
-      `seq of ${jobId}: ${seqs.join(" ")}`,
+      `seq of ${id}: ${seqs.join(" ")}`,
     );
   }
+  // One counter per channel: in the order the subscriber received them, across all four jobs.
+  const channelSeqs = mine.map((u) => u.seq!);
+  assert.ok(
+    channelSeqs.every((seq, i) => i === 0 || seq > channelSeqs[i - 1]!),
+    `seq across file-upload: ${channelSeqs.join(" ")}`,
+  );
 });
 
 test("retention keeps the state store within maxJobs and drops expired jobs", async () => {
@@ -274,16 +294,34 @@ test("retention keeps the state store within maxJobs and drops expired jobs", as
 });
 
 test("/metrics exposes the contract's names; /healthz and /readyz answer", async () => {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  assert.match(
-    text,
-    /jobchannel_worker_jobs_total\{channel="file-upload",status="completed"\} \d+/,
-  );
-  assert.match(text, /jobchannel_worker_jobs_total\{channel="pdf-extraction",status="failed"\} 1/);
-  assert.match(
-    text,
-    /jobchannel_worker_job_duration_seconds_count\{channel="bulk-upload",status="completed"\} \d+/,
-  );
+  const metrics = async () => await (await fetch(`${base}/metrics`)).text();
+  /** A sample's value, 0 while the series does not exist yet. */
+  const sample = (text: string, series: string): number => {
+    const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+  const completedUploads = 'jobchannel_worker_jobs_total{channel="file-upload",status="completed"}';
+  const failedPdfs = 'jobchannel_worker_jobs_total{channel="pdf-extraction",status="failed"}';
+  const bulkDurations =
+    'jobchannel_worker_job_duration_seconds_count{channel="bulk-upload",status="completed"}';
+  const before = await metrics();
+  // Its own jobs: one completed upload, one failed extraction, one completed bulk upload.
+  const jobs = await Promise.all([
+    postFile(`${base}/api/jobs/file-upload`, { bytes: randomBytes(1024), name: "m.bin" }),
+    postFile(`${base}/api/jobs/pdf-extraction`, { bytes: randomBytes(700), name: "m.pdf" }),
+    postJson(`${base}/api/jobs/bulk-upload`, { csv: "name,email\nAda,ada@example.com\n" }),
+  ]);
+  const ends = [];
+  for (const job of jobs) ends.push((await recorder.terminal(job.body.jobId)).at(-1)!.status);
+  assert.deepEqual(ends, ["completed", "failed", "completed"]);
+  // A job's metrics are recorded just after its terminal update is published.
+  const series = [completedUploads, failedPdfs, bulkDurations];
+  const grown = (text: string) => series.map((name) => sample(text, name) - sample(before, name));
+  let after = "";
+  await waitFor(async () => grown((after = await metrics())).every((d) => d >= 1), {
+    what: "the three jobs in /metrics",
+  });
+  assert.deepEqual(grown(after), [1, 1, 1], series.join(", "));
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
 });
