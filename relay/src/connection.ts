@@ -42,6 +42,11 @@ export interface ConnectionHost {
 
 /** ws closes an oversize frame with 1009; the protocol's code for it is 4413. */
 const WS_MESSAGE_TOO_BIG = 1009;
+/**
+ * ws closes a frame that breaks RFC 6455 with 1002 (bad opcode, mask, RSV bits, control frame,
+ * close code) and a text frame that is not UTF-8 with 1007; the protocol's code for both is 4400.
+ */
+const WS_BROKEN_FRAME: ReadonlySet<number> = new Set([1002, 1007]);
 /** Time a closed connection gets to answer the close handshake before its socket is cut, ms. */
 const CLOSE_GRACE_MS = 5000;
 /** Longest delay a Node timer takes, ms. */
@@ -63,13 +68,20 @@ function uncorkAll(): void {
 /**
  * The relay's WebSocket class (given to WebSocketServer). It knows its Connection, so the event
  * listeners below are shared functions instead of closures per connection, and it reports an
- * oversize frame with the protocol's 4413: ws itself closes those with 1009 before telling anyone.
+ * oversize frame with the protocol's 4413 and a broken frame with 4400: ws itself closes those
+ * with 1009, 1002 or 1007 before telling anyone.
  */
 export class RelaySocket extends WebSocket {
   connection: Connection | undefined;
 
   override close(code?: number, data?: string | Buffer): void {
-    super.close(code === WS_MESSAGE_TOO_BIG ? CloseCode.FrameTooLarge : code, data);
+    const own =
+      code === WS_MESSAGE_TOO_BIG
+        ? CloseCode.FrameTooLarge
+        : code !== undefined && WS_BROKEN_FRAME.has(code)
+          ? CloseCode.ProtocolViolation
+          : code;
+    super.close(own, data);
   }
 }
 
@@ -379,8 +391,14 @@ export class Connection {
    * socket broke, and the close event follows.
    */
   failed(error: Error & { code?: string }): void {
-    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH")
+    if (
+      error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ||
+      error.code === "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH"
+    ) {
       this.#closeCode ??= CloseCode.FrameTooLarge;
+    } else if (error.code?.startsWith("WS_ERR_")) {
+      this.#closeCode ??= CloseCode.ProtocolViolation;
+    }
   }
 
   /** The connection closed (called by the socket's listener). */

@@ -1,5 +1,13 @@
 // Public surface of @jobchannel/testkit.
 export { freePort } from "./ports.ts";
+export {
+  fuzzRuns,
+  fuzzSeed,
+  percentile,
+  RefusalTally,
+  reliabilityProfile,
+  type ReliabilityProfile,
+} from "./fuzz.ts";
 export { startProcess, type Started } from "./process.ts";
 export { startRedis, type TestRedis } from "./redis.ts";
 export {
