@@ -50,11 +50,12 @@ const CANARY_INTERVAL_MS = 50;
 
 /**
  * Registers a relay process with `channels` (plus the canary's) and the HS256 secret of
- * `token()`, and a canary started before the first test; `env` adds to the relay's environment.
+ * `token()`, and a canary started before the first test; `env` adds to the relay's environment
+ * (a function is called once the file starts).
  */
 export function hostileRelayFixture(
   channels: ChannelEntry[],
-  env: Record<string, string> = {},
+  env: Record<string, string> | (() => Promise<Record<string, string>>) = {},
 ): HostileRelay {
   const dir = mkdtempSync(join(tmpdir(), "jobchannel-hostile-"));
   const configFile = join(dir, "channels.json");
@@ -78,11 +79,11 @@ export function hostileRelayFixture(
     clearInterval(timer);
     rmSync(dir, { recursive: true, force: true });
   });
-  const fixture = processFixture({
+  const fixture = processFixture(async () => ({
     RELAY_CONFIG_FILE: configFile,
     RELAY_JWT_SECRET: SECRET,
-    ...env,
-  });
+    ...(typeof env === "function" ? await env() : env),
+  }));
   before(async () => {
     // Top-level hooks of a running file start at once: wait for the fixture's relay.
     await waitFor(() => fixture.relay(), { what: "the relay process", timeoutMs: 30_000 });

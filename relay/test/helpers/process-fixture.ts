@@ -15,8 +15,13 @@ export interface ProcessFixture {
   open(query?: string): Promise<TestClient>;
 }
 
-/** Registers the file's before/after hooks; `env` is the relay's (REDIS_URL is set). */
-export function processFixture(env: Record<string, string> = {}): ProcessFixture {
+/**
+ * Registers the file's before/after hooks; `env` is the relay's (REDIS_URL is set), or a function
+ * that makes it once the file starts (to start servers the relay is pointed at).
+ */
+export function processFixture(
+  env: Record<string, string> | (() => Promise<Record<string, string>>) = {},
+): ProcessFixture {
   let redis: TestRedis;
   let publisher: Redis;
   let relay: RelayProcess;
@@ -26,7 +31,10 @@ export function processFixture(env: Record<string, string> = {}): ProcessFixture
     publisher = new Redis(redis.url, { maxRetriesPerRequest: null });
     // Refused connections while Redis is down are expected; commands wait for it.
     publisher.on("error", () => {});
-    relay = await startRelayProcess({ REDIS_URL: redis.url, ...env });
+    relay = await startRelayProcess({
+      REDIS_URL: redis.url,
+      ...(typeof env === "function" ? await env() : env),
+    });
   });
   after(async () => {
     for (const c of clients) c.ws.terminate();
