@@ -1,7 +1,13 @@
 // The in-process blob store of a worker without Redis: uploads in memory, size-capped, with an expiry.
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import { blobMissing, pieces, type BlobStore, type StoredBlob } from "./blob-store.ts";
+import {
+  blobMissing,
+  pieces,
+  type BlobStore,
+  type ByteRange,
+  type StoredBlob,
+} from "./blob-store.ts";
 
 /** Options of {@link MemoryBlobStore}. */
 export interface MemoryBlobStoreOptions {
@@ -52,14 +58,23 @@ export class MemoryBlobStore implements BlobStore {
     return this.#blob(ref)?.bytes;
   }
 
-  get(ref: string): Readable {
+  get(ref: string, range?: ByteRange): Readable {
     const blob = this.#blob(ref);
     if (!blob) {
       const gone = new Readable({ read() {} });
       gone.destroy(blobMissing(ref));
       return gone;
     }
-    return Readable.from(blob.pieces, { objectMode: false });
+    if (!range) return Readable.from(blob.pieces, { objectMode: false });
+    const slices: Buffer[] = [];
+    let offset = 0;
+    for (const piece of blob.pieces) {
+      const from = Math.max(range.start - offset, 0);
+      const to = Math.min(range.end - offset, piece.length);
+      if (from < to) slices.push(piece.subarray(from, to));
+      offset += piece.length;
+    }
+    return Readable.from(slices, { objectMode: false });
   }
 
   async delete(ref: string): Promise<void> {

@@ -2,7 +2,13 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Cluster, Redis } from "ioredis";
-import { blobMissing, pieces, type BlobStore, type StoredBlob } from "./blob-store.ts";
+import {
+  blobMissing,
+  pieces,
+  type BlobStore,
+  type ByteRange,
+  type StoredBlob,
+} from "./blob-store.ts";
 
 /** Options of {@link RedisBlobStore}. */
 export interface RedisBlobStoreOptions {
@@ -19,12 +25,19 @@ export interface RedisBlobStoreOptions {
   maxBytes?: number;
 }
 
+/** A stored blob's shape, from its hash. */
+interface Layout {
+  bytes: number;
+  chunks: number;
+  chunkBytes: number;
+}
+
 const REF = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Deletes and expiries go out in batches so one blob of thousands of chunks is no giant command.
 const KEYS_PER_COMMAND = 500;
 
 /**
- * Keys: `<prefix>blob:{<id>}` (a hash of `bytes` and `chunks`, written last, so a blob exists only
+ * Keys: `<prefix>blob:{<id>}` (a hash of `bytes`, `chunks` and `chunkBytes`, written last, so a blob exists only
  * once whole) and `<prefix>blob:{<id>}:<n>` for each chunk. The hash tag puts a blob's keys in one
  * Redis Cluster slot, while different blobs spread over the cluster.
  */
@@ -75,7 +88,7 @@ export class RedisBlobStore implements BlobStore {
       // The hash goes last, and every chunk's expiry restarts with it, so no chunk expires first.
       const commit = this.#redis
         .multi()
-        .hset(this.#meta(id), { bytes, chunks })
+        .hset(this.#meta(id), { bytes, chunks, chunkBytes: this.#chunkBytes })
         .expire(this.#meta(id), this.#ttlSeconds);
       for (let n = 0; n < chunks; n++) commit.expire(this.#chunk(id, n), this.#ttlSeconds);
       const results = await commit.exec();
@@ -89,29 +102,62 @@ export class RedisBlobStore implements BlobStore {
     return { ref: id, bytes };
   }
 
-  async #layout(id: string): Promise<{ bytes: number; chunks: number } | undefined> {
-    const [bytes, chunks] = await this.#redis.hmget(this.#meta(id), "bytes", "chunks");
+  async #layout(id: string): Promise<Layout | undefined> {
+    const [bytes, chunks, chunkBytes] = await this.#redis.hmget(
+      this.#meta(id),
+      "bytes",
+      "chunks",
+      "chunkBytes",
+    );
     if (bytes === null || chunks === null) return undefined;
-    return { bytes: Number(bytes), chunks: Number(chunks) };
+    // Blobs stored before the hash named their chunk size were cut at this store's size.
+    return {
+      bytes: Number(bytes),
+      chunks: Number(chunks),
+      chunkBytes: chunkBytes === null ? this.#chunkBytes : Number(chunkBytes),
+    };
   }
 
   async size(ref: string): Promise<number | undefined> {
     return (await this.#layout(this.#id(ref)))?.bytes;
   }
 
-  get(ref: string): Readable {
+  get(ref: string, range?: ByteRange): Readable {
     const id = this.#id(ref);
     const redis = this.#redis;
     const chunkKey = (n: number): string => this.#chunk(id, n);
-    const layout = (): Promise<{ bytes: number; chunks: number } | undefined> => this.#layout(id);
+    const layout = (): Promise<Layout | undefined> => this.#layout(id);
     async function* read(): AsyncGenerator<Buffer> {
       const shape = await layout();
       if (!shape) throw blobMissing(ref);
+      const start = range ? Math.min(range.start, shape.bytes) : 0;
+      const end = range ? Math.min(range.end, shape.bytes) : shape.bytes;
+      if (end <= start) return;
+      // A whole read takes every chunk the hash counts, whatever their size.
+      const first = range ? Math.floor(start / shape.chunkBytes) : 0;
+      const last = range ? Math.ceil(end / shape.chunkBytes) : shape.chunks;
+      // A whole chunk is one GET; the range's ends take only their part of a chunk (GETRANGE).
+      const fetch = (n: number): Promise<Buffer | null> => {
+        const from = Math.max(start - n * shape.chunkBytes, 0);
+        const to = Math.min(end - n * shape.chunkBytes, shape.chunkBytes);
+        if (!range || (from === 0 && to === shape.chunkBytes)) return redis.getBuffer(chunkKey(n));
+        // GETRANGE answers "" for a missing key: EXISTS in the same transaction tells them apart.
+        return redis
+          .multi()
+          .exists(chunkKey(n))
+          .getrangeBuffer(chunkKey(n), from, to - 1)
+          .exec()
+          .then((results) => {
+            const failed = results?.find(([error]) => error);
+            if (!results || failed) throw failed?.[0] ?? new Error("the read was discarded");
+            return results[0]![1] === 1 ? (results[1]![1] as Buffer) : null;
+          });
+      };
       // One chunk is fetched ahead while the reader works on the current one.
-      let next = shape.chunks > 0 ? redis.getBuffer(chunkKey(0)) : undefined;
-      for (let n = 0; n < shape.chunks; n++) {
+      let next: Promise<Buffer | null> | undefined = fetch(first);
+      for (let n = first; n < last; n++) {
         const chunk = await next!;
-        next = n + 1 < shape.chunks ? redis.getBuffer(chunkKey(n + 1)) : undefined;
+        next = n + 1 < last ? fetch(n + 1) : undefined;
         if (chunk === null) {
           next?.catch(() => undefined);
           throw blobMissing(ref);

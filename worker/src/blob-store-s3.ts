@@ -9,7 +9,13 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { blobMissing, blobTooLarge, type BlobStore, type StoredBlob } from "./blob-store.ts";
+import {
+  blobMissing,
+  blobTooLarge,
+  type BlobStore,
+  type ByteRange,
+  type StoredBlob,
+} from "./blob-store.ts";
 
 /** Options of {@link S3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -116,14 +122,26 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  get(ref: string): Readable {
+  get(ref: string, range?: ByteRange): Readable {
     const key = this.#key(ref);
     const client = this.#client;
     const bucket = this.#bucket;
+    const size = (): Promise<number | undefined> => this.size(ref);
     async function* read(): AsyncGenerator<Buffer> {
+      // HTTP ranges cannot name zero bytes: an empty range only checks that the blob is there.
+      if (range && range.end <= range.start) {
+        if ((await size()) === undefined) throw blobMissing(ref);
+        return;
+      }
       let body: Readable;
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const object = await client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: range ? `bytes=${range.start}-${range.end - 1}` : undefined,
+          }),
+        );
         body = object.Body as Readable;
       } catch (e) {
         if (notFound(e)) throw blobMissing(ref);

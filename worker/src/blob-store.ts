@@ -4,6 +4,12 @@ import type { Logger } from "pino";
 import { WorkerError, WorkerErrorCode, httpError } from "./errors.ts";
 import type { FileInfo, JobFile } from "./job.ts";
 
+/** Bytes `start` (inclusive) to `end` (exclusive) of a blob. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** What {@link BlobStore.put} stored. */
 export interface StoredBlob {
   /** Opaque to callers; it names the blob in {@link BlobStore.get} and {@link BlobStore.delete}. */
@@ -25,8 +31,11 @@ export interface BlobStore {
   put(body: Readable): Promise<StoredBlob>;
   /** The blob's size, or `undefined` when it is gone (expired, deleted, never completed). */
   size(ref: string): Promise<number | undefined>;
-  /** The blob's bytes in order; the stream errors if the blob vanishes while it is read. */
-  get(ref: string): Readable;
+  /**
+   * The blob's bytes in order, or only those of `range` (which the caller keeps within the blob's
+   * size); the stream errors if the blob vanishes while it is read.
+   */
+  get(ref: string, range?: ByteRange): Readable;
   /** Removes the blob; a missing one is not an error. */
   delete(ref: string): Promise<void>;
   /** Releases connections the store opened itself. */
@@ -109,6 +118,24 @@ export function blobFile(store: BlobStore, upload: StoredUpload): JobFile {
     mimeType: upload.mimeType,
     bytes: upload.bytes,
     chunks,
+    async range(start, end) {
+      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end)))
+        throw new RangeError(`range ${start}-${end} is not a pair of integers`);
+      if (start < 0 || start > end || end > upload.bytes)
+        throw new RangeError(`range ${start}-${end} is outside the upload's ${upload.bytes} bytes`);
+      const all: Buffer[] = [];
+      let read = 0;
+      for await (const piece of store.get(upload.blob, { start, end }) as AsyncIterable<Buffer>) {
+        read += piece.length;
+        if (read > end - start) break;
+        all.push(piece);
+      }
+      if (read !== end - start)
+        throw new Error(
+          `upload ${upload.filename} gave ${read} bytes for its range ${start}-${end} from the blob store`,
+        );
+      return Buffer.concat(all, read);
+    },
     async read() {
       const all: Buffer[] = [];
       for await (const piece of chunks(1024 * 1024)) all.push(piece);

@@ -22,6 +22,11 @@ export interface FileInfo {
 export interface JobFile extends FileInfo {
   /** The bytes in order, `chunkBytes` at a time. @default chunkBytes 262144 */
   chunks(chunkBytes?: number): AsyncIterable<Buffer>;
+  /**
+   * Bytes `start` (inclusive) to `end` (exclusive), read from the blob store alone, for handlers
+   * that need random access (pdf-extraction). Rejects with a RangeError outside `0..bytes`.
+   */
+  range(start: number, end: number): Promise<Buffer>;
   /** All the bytes at once. */
   read(): Promise<Buffer>;
 }

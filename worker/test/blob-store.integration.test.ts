@@ -139,6 +139,37 @@ for (const backend of backends) {
       assert.deepEqual(await backend.leftovers(), []);
     });
 
+    test("gives back any byte range, across chunk and part boundaries, and fails once the blob is gone", async () => {
+      const store = await backend.open();
+      const size = 6 * 1024 * 1024 + 123;
+      const whole: Buffer[] = [];
+      for await (const chunk of generated(size) as AsyncIterable<Buffer>) whole.push(chunk);
+      const bytes = Buffer.concat(whole);
+      const blob = await store.put(generated(size));
+      const chunk = 256 * 1024;
+      const ranges: [number, number][] = [
+        [0, 1],
+        [0, 1024],
+        [chunk - 10, chunk + 10], // across the Redis store's first chunk boundary
+        [chunk, 2 * chunk], // exactly one whole chunk
+        [5 * 1024 * 1024 - 3, 5 * 1024 * 1024 + 3], // across the S3 store's 5 MiB part boundary
+        [123, 3 * chunk + 7], // several chunks, starting and ending mid-chunk
+        [size - 123, size], // the short last chunk
+        [size, size], // empty, at the end
+        [0, size],
+      ];
+      for (const [start, end] of ranges) {
+        const got = Buffer.concat(await Array.fromAsync(store.get(blob.ref, { start, end })));
+        assert.ok(
+          got.equals(bytes.subarray(start, end)),
+          `range ${start}-${end}: ${got.length} bytes`,
+        );
+      }
+      await store.delete(blob.ref);
+      await assert.rejects(digest(store.get(blob.ref, { start: 0, end: 10 })), /gone/);
+      await assert.rejects(digest(store.get(blob.ref, { start: 5, end: 5 })), /gone/);
+    });
+
     test("stores an empty upload", async () => {
       const store = await backend.open();
       const blob = await store.put(Readable.from([]));

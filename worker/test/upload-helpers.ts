@@ -81,7 +81,21 @@ export function postGenerated(
   seed: number,
   fields: Record<string, string> = { userId: "u1" },
 ): Promise<{ status: number; body: Record<string, unknown>; sha256: string }> {
-  const head = preamble(fields, `upload-${seed}.bin`);
+  return postStream(url, pseudoRandom(bytes, seed), bytes, `upload-${seed}.bin`, fields);
+}
+
+/**
+ * POSTs a multipart upload of the `bytes` bytes `source` yields, sending as the socket drains
+ * (with Content-Length); resolves with the answer and the SHA-256 of what was sent.
+ */
+export function postStream(
+  url: string,
+  source: Iterator<Buffer>,
+  bytes: number,
+  filename: string,
+  fields: Record<string, string> = { userId: "u1" },
+): Promise<{ status: number; body: Record<string, unknown>; sha256: string }> {
+  const head = preamble(fields, filename);
   const hash = createHash("sha256");
   return new Promise((resolve, reject) => {
     const req = request(url, {
@@ -103,7 +117,6 @@ export function postGenerated(
       );
     });
     req.on("error", reject);
-    const source = pseudoRandom(bytes, seed);
     req.write(head);
     const pump = (): void => {
       for (;;) {

@@ -1,44 +1,103 @@
 // pdf-extraction's worker thread: pdf.js (unpdf) parses the document here, so a large PDF never blocks the main event loop (and its lock renewals).
+// A document up to `wholeBytes` is read whole, in one range. A larger one pdf.js reads through
+// range requests the main thread answers from the blob store, and it is reopened once its pages
+// have loaded `reopenBytes` (or as much as opening it took, if more), so the thread holds about
+// that much of the upload, whatever its size.
 import { parentPort, workerData } from "node:worker_threads";
-import { getDocumentProxy } from "unpdf";
+import { getDocumentProxy, getResolvedPDFJS } from "unpdf";
 
-/** What the main thread sends: the upload's bytes in order, then `end`. */
-export type ToThread = { chunk: Uint8Array } | { end: true };
+/** What the main thread sends: the bytes of a range the thread asked for. */
+export type ToThread = { kind: "data"; reader: number; begin: number; chunk: Uint8Array };
 
-/** What the thread answers: the page count, each page's text items in order, then `done`, or `error`. */
+/** What the thread asks or answers: a range to read, the page count, each page's text items in order, then `done`, or `error`. */
 export type FromThread =
+  | { kind: "range"; reader: number; begin: number; end: number }
   | { kind: "pages"; pages: number }
   | { kind: "page"; page: number; items: { str?: string; hasEOL?: boolean }[] }
+  | { kind: "opened"; loadedBytes: number }
   | { kind: "done" }
-  | { kind: "error"; stage: "header" | "open" | "page" | "size"; page?: number; message: string };
+  | { kind: "error"; stage: "open" | "page"; page?: number; message: string };
 
 /** Data the thread starts with. */
 export interface ThreadData {
-  /** The upload's size: the thread holds exactly this many bytes, since pdf.js needs random access. */
+  /** The upload's size. */
   bytes: number;
   /** Documents with more pages are refused before any page is read. */
   maxPages: number;
+  /** Documents up to this size are read whole; larger ones by ranges. */
+  wholeBytes: number;
+  /** Once a document's pages have loaded this many bytes, it is closed and opened again at the next page. */
+  reopenBytes: number;
+  /** Bytes pdf.js asks for at once (rounded up to whole chunks of this size). */
+  rangeChunkBytes: number;
 }
 
 const port = parentPort!;
-const { bytes, maxPages } = workerData as ThreadData;
-const document = new Uint8Array(bytes);
-let filled = 0;
-
+const { bytes, maxPages, wholeBytes, reopenBytes, rangeChunkBytes } = workerData as ThreadData;
 const send = (message: FromThread): void => port.postMessage(message);
 
+const { PDFDataRangeTransport } = await getResolvedPDFJS();
+
+let readers = 0;
+
+/** One opened document's reader: it asks the main thread for ranges and counts what they bring. */
+class BlobRanges extends PDFDataRangeTransport {
+  readonly id = ++readers;
+  loadedBytes = 0;
+
+  constructor() {
+    super(bytes, null);
+  }
+
+  override requestDataRange(begin: number, end: number): void {
+    send({ kind: "range", reader: this.id, begin, end });
+  }
+
+  receive(begin: number, chunk: Uint8Array): void {
+    this.loadedBytes += chunk.length;
+    this.onDataRange(begin, chunk);
+  }
+}
+
+let reader: BlobRanges | undefined;
+let whole: { id: number; resolve: (chunk: Uint8Array) => void } | undefined;
+
+// Answers for a reader closed since its request are dropped.
+port.on("message", (message: ToThread) => {
+  if (message.reader === reader?.id) reader.receive(message.begin, message.chunk);
+  else if (message.reader === whole?.id) whole.resolve(message.chunk);
+});
+
+type Document = Awaited<ReturnType<typeof getDocumentProxy>>;
+
+async function openWhole(): Promise<Document> {
+  const data = await new Promise<Uint8Array>((resolve) => {
+    whole = { id: ++readers, resolve };
+    send({ kind: "range", reader: whole.id, begin: 0, end: bytes });
+  });
+  return getDocumentProxy(data, { verbosity: 0 });
+}
+
+async function openByRanges(): Promise<Document> {
+  reader = new BlobRanges();
+  return getDocumentProxy(undefined, {
+    range: reader,
+    rangeChunkSize: rangeChunkBytes,
+    // Only what parsing needs is read: no streaming of the whole file, no background fetching.
+    disableStream: true,
+    disableAutoFetch: true,
+    verbosity: 0,
+  });
+}
+
 async function extract(): Promise<void> {
-  if (filled !== bytes) {
-    send({ kind: "error", stage: "size", message: `got ${filled} of ${bytes} bytes` });
-    return;
-  }
-  if (Buffer.from(document.buffer, 0, Math.min(1024, bytes)).indexOf("%PDF-") === -1) {
-    send({ kind: "error", stage: "header", message: "no %PDF- header" });
-    return;
-  }
-  let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
+  const byRanges = bytes > wholeBytes;
+  let pdf: Document;
+  // What opening the document loaded (the trailer, the xref, the page tree): pages load past it.
+  let openedWith: number;
   try {
-    pdf = await getDocumentProxy(document, { verbosity: 0 });
+    pdf = byRanges ? await openByRanges() : await openWhole();
+    openedWith = reader?.loadedBytes ?? 0;
   } catch (e) {
     send({ kind: "error", stage: "open", message: (e as Error).message });
     return;
@@ -48,6 +107,14 @@ async function extract(): Promise<void> {
     if (pdf.numPages > maxPages) return;
     for (let n = 1; n <= pdf.numPages; n++) {
       try {
+        // Reopening costs what opening took, so it waits for at least as much again: a document
+        // whose page tree alone is large is not reopened at every page.
+        if (byRanges && reader!.loadedBytes - openedWith >= Math.max(reopenBytes, openedWith)) {
+          await pdf.loadingTask.destroy();
+          pdf = await openByRanges();
+          openedWith = reader!.loadedBytes;
+          send({ kind: "opened", loadedBytes: openedWith });
+        }
         const page = await pdf.getPage(n);
         const content = await page.getTextContent();
         send({
@@ -67,15 +134,4 @@ async function extract(): Promise<void> {
   }
 }
 
-port.on("message", (message: ToThread) => {
-  if ("end" in message) {
-    void extract();
-    return;
-  }
-  // More bytes than announced: the size check in extract() refuses the document.
-  if (filled + message.chunk.length > bytes) filled = bytes + 1;
-  else {
-    document.set(message.chunk, filled);
-    filled += message.chunk.length;
-  }
-});
+await extract();

@@ -1,4 +1,6 @@
 // Built-in job type pdf-extraction: text extracted page by page with pdf.js (unpdf) in a worker thread, progress by pages.
+// pdf.js reads the upload through byte ranges this thread fetches from the blob store on request,
+// so neither thread holds the whole document.
 import { on, once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { UnrecoverableError } from "../errors.ts";
@@ -62,21 +64,21 @@ const THREAD = new URL(
   import.meta.url,
 );
 
-/** Bytes sent to the thread per message while the upload streams from the blob store. */
-const CHUNK_BYTES = 1024 * 1024;
+/** PDFs up to this size are read whole (the fastest for pdf.js); larger ones by byte ranges. */
+export const WHOLE_DOCUMENT_BYTES = 8 * 1024 * 1024;
+/** The thread reopens a document read by ranges once its pages have loaded this much of it. */
+export const REOPEN_BYTES = 8 * 1024 * 1024;
+/** pdf.js asks for ranges in whole chunks of this size. */
+const RANGE_CHUNK_BYTES = 64 * 1024;
 
 function unreadable(filename: string, error: Extract<FromThread, { kind: "error" }>): Error {
   switch (error.stage) {
-    case "header":
-      return new UnrecoverableError(`${filename} is not a PDF (no %PDF- header)`);
     case "open":
       return new UnrecoverableError(`${filename} is not a readable PDF: ${error.message}`);
     case "page":
       return new UnrecoverableError(
         `page ${error.page} of ${filename} cannot be read: ${error.message}`,
       );
-    case "size":
-      return new Error(`the upload ${filename} came back the wrong size: ${error.message}`);
   }
 }
 
@@ -87,8 +89,17 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
   fields: uploadFields,
   async handler({ file, progress, signal }) {
     if (!file) throw new UnrecoverableError("pdf-extraction needs an upload in the field file");
+    const head = await file.range(0, Math.min(1024, file.bytes));
+    if (head.indexOf("%PDF-") === -1)
+      throw new UnrecoverableError(`${file.filename} is not a PDF (no %PDF- header)`);
     const thread = new Worker(THREAD, {
-      workerData: { bytes: file.bytes, maxPages: MAX_PAGES } satisfies ThreadData,
+      workerData: {
+        bytes: file.bytes,
+        maxPages: MAX_PAGES,
+        wholeBytes: WHOLE_DOCUMENT_BYTES,
+        reopenBytes: REOPEN_BYTES,
+        rangeChunkBytes: RANGE_CHUNK_BYTES,
+      } satisfies ThreadData,
     });
     // pdf.js work cannot be interrupted from here: an abort ends the whole thread.
     const stop = (): void => void thread.terminate();
@@ -98,12 +109,20 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
       throw new Error(`the PDF thread exited (code ${String(code)}) before it finished`);
     });
     exited.catch(() => undefined);
+    // A range that cannot be read (the blob gone, the store down) fails the job with its error.
+    let readFailed: (e: unknown) => void = () => undefined;
+    const reads = new Promise<never>((_, reject) => (readFailed = reject));
+    reads.catch(() => undefined);
+    const answer = (request: Extract<FromThread, { kind: "range" }>): void => {
+      file.range(request.begin, Math.min(request.end, file.bytes)).then((bytes) => {
+        const chunk = new Uint8Array(bytes);
+        thread.postMessage(
+          { kind: "data", reader: request.reader, begin: request.begin, chunk } satisfies ToThread,
+          [chunk.buffer],
+        );
+      }, readFailed);
+    };
     try {
-      for await (const chunk of file.chunks(CHUNK_BYTES)) {
-        const copy = new Uint8Array(chunk);
-        thread.postMessage({ chunk: copy } satisfies ToThread, [copy.buffer]);
-      }
-      thread.postMessage({ end: true } satisfies ToThread);
       let pages = 0;
       const text: PageText[] = [];
       let characters = 0;
@@ -111,9 +130,14 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
       let truncated = false;
       const iterator = messages[Symbol.asyncIterator]();
       for (;;) {
-        const next = await Promise.race([iterator.next(), exited]);
+        const next = await Promise.race([iterator.next(), exited, reads]);
         if (next.done) throw signal.reason ?? new Error("the PDF thread stopped answering");
         const message = (next.value as [FromThread])[0];
+        if (message.kind === "range") {
+          answer(message);
+          continue;
+        }
+        if (message.kind === "opened") continue;
         if (message.kind === "error") throw unreadable(file.filename, message);
         if (message.kind === "done") break;
         if (message.kind === "pages") {
