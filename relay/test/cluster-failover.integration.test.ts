@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { DEFAULT_HISTORY, keySlot, shardedPubsubChannel } from "@jobchannel/state";
-import { waitFor } from "@jobchannel/testkit";
+import { recordFaults, waitFor } from "@jobchannel/testkit";
 import { subscribed, type TestClient } from "./helpers/client.ts";
 import { clusterFixture } from "./helpers/cluster-fixture.ts";
+import { duplicatesShown, finalsMissed } from "./helpers/fault-figures.ts";
 import { holdsAll } from "./helpers/holder.ts";
 
 const fixture = clusterFixture({ primaries: 3, replicasPerPrimary: 1, nodeTimeoutMs: 1000 });
@@ -69,12 +70,31 @@ describe("a shard's primary fails over", () => {
     );
     const publishedAt = Date.now();
     const completed = new Map(JOBS.map((j) => [j, "completed"]));
-    await waitFor(() => clients.every((c) => channels.every((ch) => holdsAll(c, ch, completed))), {
-      what: "every subscriber holding every final state after the failover",
-      timeoutMs: BOUND_MS,
-      intervalMs: 20,
-    });
-    const recovered = Date.now();
+    let recovered: number | undefined;
+    try {
+      await waitFor(
+        () => clients.every((c) => channels.every((ch) => holdsAll(c, ch, completed))),
+        {
+          what: "every subscriber holding every final state after the failover",
+          timeoutMs: BOUND_MS,
+          intervalMs: 20,
+        },
+      );
+      recovered = Date.now();
+    } finally {
+      const lost = channels.reduce((n, ch) => n + finalsMissed(clients, ch, completed), 0);
+      const finals = JOBS.length * channels.length;
+      recordFaults({
+        scenario: "Redis Cluster: a shard's primary SIGKILLed, its replica takes over",
+        load: `3 primaries with a replica each, 2 relays, ${clients.length} subscribers, ${finals} jobs on ${channels.length} channels`,
+        faultsInjected: 1,
+        updatesPublished: finals * 2,
+        finalUpdatesDelivered: finals - lost,
+        lost,
+        duplicatesShown: channels.reduce((n, ch) => n + duplicatesShown(clients, ch), 0),
+        recoverySeconds: recovered === undefined ? null : (recovered - killedAt) / 1000,
+      });
+    }
     const newPrimary = await fixture.cluster().primaryOf(keySlot(shardedPubsubChannel(victim)));
     console.log(
       `# failover: primary ${primary} killed, ${newPrimary} took over; the last final state was accepted ${publishedAt - killedAt} ms after the kill, and all ${clients.length} subscribers on 2 relays held all ${JOBS.length * channels.length} final states ${recovered - killedAt} ms after the kill (${recovered - publishedAt} ms after the last publish)`,

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { beforeEach, describe, test } from "node:test";
 import { DEFAULT_HISTORY, RedisJobStore } from "@jobchannel/state";
 import { Redis } from "ioredis";
-import { waitFor } from "@jobchannel/testkit";
+import { recordFaults, waitFor } from "@jobchannel/testkit";
 import { subscribed, type TestClient } from "./helpers/client.ts";
+import { duplicatesShown, finalsMissed } from "./helpers/fault-figures.ts";
 import { holdsAll } from "./helpers/holder.ts";
 import { processFixture } from "./helpers/process-fixture.ts";
 import { waitForReadiness } from "./helpers/readiness.ts";
@@ -70,15 +71,33 @@ function publishFinal(redis?: Redis): Promise<unknown> {
   );
 }
 
-/** Waits until every subscriber holds every job completed; prints and returns the time it took. */
+/**
+ * Waits until every subscriber holds every job completed; prints and returns the time it took,
+ * and records the scenario's figures for the reliability report, caught up or not.
+ */
 async function finalStateReached(mine: TestClient[], since: number, what: string): Promise<number> {
   const completed = new Map(JOBS.map((j) => [j, "completed"]));
-  await waitFor(() => mine.every((c) => holdsAll(c, channel(), completed)), {
-    what: `every subscriber holding every final state after ${what}`,
-    timeoutMs: BOUND_MS,
-    intervalMs: 20,
-  });
-  const took = Date.now() - since;
+  let took: number | undefined;
+  try {
+    await waitFor(() => mine.every((c) => holdsAll(c, channel(), completed)), {
+      what: `every subscriber holding every final state after ${what}`,
+      timeoutMs: BOUND_MS,
+      intervalMs: 20,
+    });
+    took = Date.now() - since;
+  } finally {
+    const lost = finalsMissed(mine, channel(), completed);
+    recordFaults({
+      scenario: `relay on redis-server: ${what}`,
+      load: `${SUBSCRIBERS} subscribers, ${JOBS.length} jobs`,
+      faultsInjected: 1,
+      updatesPublished: JOBS.length * 2,
+      finalUpdatesDelivered: JOBS.length - lost,
+      lost,
+      duplicatesShown: duplicatesShown(mine, channel()),
+      recoverySeconds: took === undefined ? null : took / 1000,
+    });
+  }
   console.log(
     `# ${what}: ${SUBSCRIBERS} subscribers held all ${JOBS.length} final states ${took} ms after the final publish (bound ${BOUND_MS} ms)`,
   );

@@ -10,6 +10,7 @@ import {
   type Started,
   type TestRedis,
 } from "@jobchannel/testkit";
+import { recordWorkerFaults } from "./fault-figures.ts";
 import { Recorder, postJson } from "./helpers.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../examples/prime-count.ts", import.meta.url));
@@ -97,11 +98,19 @@ test("a job whose worker is SIGKILLed mid-job is retried by another worker and c
     "restarted within a bounded time",
   );
   const updates = await recorder.terminal(jobId, 30_000);
+  const caughtUpAt = Date.now();
   const last = updates.at(-1)!;
   assert.equal(last.status, "completed", last.error);
   assert.deepEqual(last.result, { limit: LIMIT, primes: PRIMES_BELOW_LIMIT });
   assert.equal(last.limit, LIMIT, "custom fields are carried into the retry");
   for (let i = 1; i < updates.length; i++) assert.ok(updates[i]!.seq! > updates[i - 1]!.seq!);
+  recordWorkerFaults(
+    "SIGKILL mid-job, retried by another worker",
+    "1 job (prime count below 10^9), 2 workers in turn",
+    1,
+    [updates],
+    (caughtUpAt - killedAt) / 1000,
+  );
   kill(b.process, "SIGKILL");
   await b.process.stop(0);
 });
@@ -110,13 +119,23 @@ test("a job that outlives its stall limit is failed, with a reason, by the worke
   const a = await startWorker({ JOBCHANNEL_MAX_STALLED_COUNT: "0" });
   const jobId = await startJob(a.base);
   kill(a.process, "SIGKILL");
+  const killedAt = Date.now();
   await a.process.stop(0);
   const b = await startWorker({ JOBCHANNEL_MAX_STALLED_COUNT: "0" });
-  const last = (await recorder.terminal(jobId, 15_000)).at(-1)!;
+  const updates = await recorder.terminal(jobId, 15_000);
+  const caughtUpAt = Date.now();
+  const last = updates.at(-1)!;
   assert.equal(last.status, "failed");
   assert.equal(last.errorCode, "worker_lost");
   assert.match(last.error!, /stopped 1 time/);
   assert.equal(last.limit, LIMIT);
+  recordWorkerFaults(
+    "SIGKILL mid-job past the stall limit, failed with a reason",
+    "1 job (prime count below 10^9), 2 workers in turn",
+    1,
+    [updates],
+    (caughtUpAt - killedAt) / 1000,
+  );
   kill(b.process, "SIGKILL");
   await b.process.stop(0);
 });
@@ -130,13 +149,23 @@ test("SIGTERM past the grace period hands a running job back for another worker"
     what: "the worker to exit after SIGTERM",
   });
   assert.equal(a.process.child.exitCode, 0);
+  const handedBackAt = Date.now();
   const handedBack = recorder.of(jobId).at(-1)!;
   assert.equal(handedBack.status, "queued");
   assert.equal(handedBack.handedBack, true);
   const b = await startWorker();
-  const last = (await recorder.terminal(jobId, 30_000)).at(-1)!;
+  const updates = await recorder.terminal(jobId, 30_000);
+  const caughtUpAt = Date.now();
+  const last = updates.at(-1)!;
   assert.equal(last.status, "completed", last.error);
   assert.equal(last.attempt, 1, "a hand-back uses no attempt");
   assert.deepEqual(last.result, { limit: LIMIT, primes: PRIMES_BELOW_LIMIT });
+  recordWorkerFaults(
+    "SIGTERM past the grace period, job handed back",
+    "1 job (prime count below 10^9), 2 workers in turn",
+    1,
+    [updates],
+    (caughtUpAt - handedBackAt) / 1000,
+  );
   await b.process.stop(5000);
 });

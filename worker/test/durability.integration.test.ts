@@ -23,6 +23,7 @@ import { createWorker } from "../src/create-worker.ts";
 import { defineJob } from "../src/job.ts";
 import { bullPrefix } from "../src/queue-bullmq.ts";
 import { createWorkerApp } from "../src/server.ts";
+import { recordWorkerFaults } from "./fault-figures.ts";
 import { Recorder, postJson } from "./helpers.ts";
 
 const CHANNEL = "durable-steps";
@@ -194,6 +195,13 @@ function defineTests(): void {
     console.log(
       `blocked event loop: ${updates.length} updates, ${updates.filter(isFinal).length} final`,
     );
+    recordWorkerFaults(
+      "event loop blocked past the lock (lock lost), job taken over",
+      "1 job of 5 steps, 2 workers",
+      1,
+      [updates],
+      (last.timestamp - updates[0]!.timestamp) / 1000,
+    );
   });
 
   test("a crash after completed but before the queue records it publishes nothing after completed", async () => {
@@ -223,6 +231,13 @@ function defineTests(): void {
       "nothing after completed",
     );
     assertOneFinal(updates);
+    recordWorkerFaults(
+      "SIGKILL right after completed, before the queue records it",
+      "1 job of 3 steps, 2 workers in turn",
+      1,
+      [updates],
+      null,
+    );
   });
 
   test("Redis unreachable on the last attempt ends the job failed, with a reason, once Redis is back", async () => {
@@ -243,12 +258,21 @@ function defineTests(): void {
     await logged(a, /"msg":"job failed"/, 40_000);
     assert.ok(!recorder.of(jobId).some(isFinal), "nothing final while Redis is unreachable");
     await proxy.restore();
+    const restoredAt = Date.now();
     const last = (await recorder.terminal(jobId, 30_000)).at(-1)!;
+    const finalSeenAt = Date.now();
     assert.equal(last.status, "failed");
     assert.equal(last.errorCode, "infrastructure_error");
     assert.match(last.error!, /publishing the processing update failed/);
     await a.process.stop(5000);
     assertOneFinal(recorder.of(jobId));
+    recordWorkerFaults(
+      "Redis unreachable on the last attempt, final update sent once it is back",
+      "1 job of 200 steps, 1 worker",
+      1,
+      [recorder.of(jobId)],
+      (finalSeenAt - restoredAt) / 1000,
+    );
   });
 
   test("SIGKILL at random points of many jobs' lives leaves every job exactly one final update", async () => {
@@ -282,10 +306,12 @@ function defineTests(): void {
       }
     })();
     // Kill one worker at a random moment, restart it, repeat, while jobs come in.
+    let lastKillAt = Date.now();
     while (submitted < JOBS || kills < 10) {
       await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 1200));
       const i = Math.floor(Math.random() * workers.length);
       process.kill(-workers[i]!.process.child.pid!, "SIGKILL");
+      lastKillAt = Date.now();
       await workers[i]!.process.stop(0);
       kills++;
       workers[i] = await startWorker(env);
@@ -297,6 +323,7 @@ function defineTests(): void {
       timeoutMs: 60_000,
       what: "a final update of every job",
     });
+    const caughtUpAt = Date.now();
     for (const w of workers) await w.process.stop(5000);
     const ids = seen();
     let completed = 0;
@@ -304,6 +331,13 @@ function defineTests(): void {
     const finals = ids.reduce((n, id) => n + recorder.of(id).filter(isFinal).length, 0);
     console.log(
       `random SIGKILL: ${submitted} jobs submitted, ${accepted.length} accepted, ${ids.length} published, ${kills} kills, ${finals} final updates (${completed} completed, ${finals - completed} failed)`,
+    );
+    recordWorkerFaults(
+      "SIGKILL at random points of many jobs' lives",
+      `${ids.length} jobs of 2-9 steps, 2 workers killed and restarted in turn`,
+      kills,
+      ids.map((id) => recorder.of(id)),
+      (caughtUpAt - lastKillAt) / 1000,
     );
   });
 }
