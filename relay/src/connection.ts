@@ -10,9 +10,8 @@ import {
 } from "@jobchannel/protocol";
 import { WebSocket, type RawData } from "ws";
 import { ANONYMOUS, type Identity } from "./auth.ts";
-import type { RelayErrorCode } from "./errors.ts";
 import type { HubMember } from "./hub.ts";
-import type { DropReason } from "./metrics.ts";
+import type { DropReason, RefusalCode } from "./metrics.ts";
 import { RawSocket } from "./raw-socket.ts";
 import { SendQueue } from "./send-queue.ts";
 import { textFrame, type OutboundFrame } from "./wire.ts";
@@ -38,6 +37,8 @@ export interface ConnectionHost {
   /** A queued job frame reached the socket. */
   onDeferredWrite(frame: OutboundFrame): void;
   onDrop(reason: DropReason, count: number): void;
+  /** An `error` frame of `code` was sent: a request was refused. */
+  onRefusal(code: RefusalCode): void;
 }
 
 /** ws closes an oversize frame with 1009; the protocol's code for it is 4413. */
@@ -245,13 +246,10 @@ export class Connection {
   }
 
   /** Sends an `error` frame; the connection stays open. */
-  sendError(
-    code: ErrorCode | typeof RelayErrorCode.SnapshotUnavailable,
-    message: string,
-    channel?: string,
-  ): void {
+  sendError(code: RefusalCode, message: string, channel?: string): void {
     // The frame's shape is the protocol's; the relay adds a code of its own to its codes.
     this.sendText(JSON.stringify(errorFrame(code as ErrorCode, message, channel)));
+    this.#host.onRefusal(code);
   }
 
   /** One heartbeat tick: closes with 4002 if the last ping went unanswered, else pings. */

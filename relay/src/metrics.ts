@@ -1,6 +1,7 @@
 // Prometheus metrics of the relay (design section 8), with per-channel children cached off the hot path.
-import { CLOSE_CODES } from "@jobchannel/protocol";
+import { CLOSE_CODES, type ErrorCode } from "@jobchannel/protocol";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { RelayErrorCode } from "./errors.ts";
 
 /**
  * Buckets of the fan-out latency, in seconds: 0.1 ms to 10 s in 1-2.5-5 steps, so both a
@@ -45,6 +46,12 @@ export const OTHER_CLOSE_CODE = "other";
 export type DropReason =
   "malformed" | "too_large" | "invalid_channel" | "unknown_channel" | "collapsed" | "slow_consumer";
 
+/**
+ * Codes of the `error` frames the relay sends: the protocol's and the relay's own. Each is a
+ * `code` value of the refusals counter, so the label set stays bounded.
+ */
+export type RefusalCode = ErrorCode | typeof RelayErrorCode.SnapshotUnavailable;
+
 /** The metric children of one channel. */
 export interface ChannelMetrics {
   readonly received: { inc(n?: number): void };
@@ -62,11 +69,13 @@ export class RelayMetrics {
   readonly delivered: Counter<"channel">;
   readonly dropped: Counter<"reason">;
   readonly disconnects: Counter<"code">;
+  readonly refusals: Counter<"code">;
   readonly redisUp: Gauge;
   readonly ready: Gauge;
   readonly recoveries: Counter;
   readonly #channels = new Map<string, ChannelMetrics>();
   readonly #dropped = new Map<DropReason, { inc(n?: number): void }>();
+  readonly #refused = new Map<RefusalCode, { inc(n?: number): void }>();
 
   /**
    * Registers the relay's metrics in `registry` (a new one by default). `ready` is asked at each
@@ -118,6 +127,12 @@ export class RelayMetrics {
       labelNames: ["code"],
       registers,
     });
+    this.refusals = new Counter({
+      name: "jobchannel_relay_refusals_total",
+      help: "Client requests refused with an error frame, by its code (forbidden and unauthorized count access attempts the relay denied).",
+      labelNames: ["code"],
+      registers,
+    });
     this.redisUp = new Gauge({
       name: "jobchannel_relay_redis_up",
       help: "1 while the broker subscription is verified live, else 0.",
@@ -157,6 +172,13 @@ export class RelayMetrics {
   /** Counts a closed connection by its close code (bucketed, see {@link KNOWN_CLOSE_CODES}). */
   disconnect(code: number): void {
     this.disconnects.labels(KNOWN_CLOSE_CODES.has(code) ? String(code) : OTHER_CLOSE_CODE).inc();
+  }
+
+  /** Counts a request refused with an `error` frame of `code`. */
+  refusal(code: RefusalCode): void {
+    let child = this.#refused.get(code);
+    if (!child) this.#refused.set(code, (child = this.refusals.labels(code)));
+    child.inc();
   }
 
   drop(reason: DropReason, n = 1): void {

@@ -38,7 +38,7 @@ import {
 import { RelayErrorCode } from "./errors.ts";
 import { closeInBatches } from "./drain.ts";
 import { Hub } from "./hub.ts";
-import { RelayMetrics, type DropReason } from "./metrics.ts";
+import { RelayMetrics, type DropReason, type RefusalCode } from "./metrics.ts";
 import { SeenSeqs } from "./seen-seqs.ts";
 import { sendPages, snapshotPages } from "./snapshot-pages.ts";
 import { SnapshotShares } from "./snapshot-share.ts";
@@ -690,6 +690,10 @@ class JobRelay implements Relay, ConnectionHost {
 
   onDrop(reason: DropReason, count: number): void {
     this.metrics.drop(reason, count);
+  }
+
+  onRefusal(code: RefusalCode): void {
+    this.metrics.refusal(code);
   }
 
   onClose(connection: Connection, code: number): void {

@@ -67,7 +67,13 @@ function opcodes(bytes: Buffer): number[] {
 /** A masked close frame with code 1000 (mask key zero). */
 const CLOSE_1000 = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
 
-const host: ConnectionHost = { onFrame() {}, onClose() {}, onDeferredWrite() {}, onDrop() {} };
+const host: ConnectionHost = {
+  onFrame() {},
+  onClose() {},
+  onDeferredWrite() {},
+  onDrop() {},
+  onRefusal() {},
+};
 
 /** Accepts the next connection; `afterParse` runs on each chunk of the client's, after ws read it. */
 function nextConnection(afterParse: (ws: RelaySocket, connection: Connection) => void): void {

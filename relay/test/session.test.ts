@@ -83,6 +83,7 @@ describe("token expiry", () => {
       onClose() {},
       onDeferredWrite() {},
       onDrop() {},
+      onRefusal() {},
     };
     return { connection: new Connection(ws, {} as Duplex, host, DEFAULT_LIMITS), closes };
   }

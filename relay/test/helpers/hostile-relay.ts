@@ -18,6 +18,7 @@ export interface ChannelEntry {
   name: string;
   access: "public" | "authenticated";
   visibility?: "channel" | "user";
+  history?: { maxJobs: number; ttlSeconds: number };
   maxMessageBytes?: number;
 }
 
