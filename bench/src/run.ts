@@ -1,56 +1,91 @@
-// The relay benchmark: the jobchannel relay and a bare ws + ioredis baseline, measured in the same
-// run on the same machine. Server pinned to core 0; clients, publisher and redis-server on core 1.
-// Each system climbs a ladder of delivery rates per connection count and keeps the highest rate it
-// sustains (>= 95% delivered, p99 < 50 ms). Prints JSON; with --write also bench/RESULTS.md.
+// The side-by-side benchmark: the jobchannel relay, the bare ws + ioredis baseline, Socket.IO with
+// its Redis adapter and Centrifugo with its Redis engine, driven by the same load generator in the
+// same run, one scenario at a time with every system in turn. The server under test is pinned to
+// core 0; clients, publisher and redis-server to core 1. Each ladder climbs delivery rates and keeps
+// the highest one sustained (>= 95% delivered, p99 < 50 ms). Prints JSON; with --write also
+// bench/RESULTS.md and the SVG plots.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { arch, cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { freePort, startProcess, startRedis, waitFor, type Started } from "@jobchannel/testkit";
+import { startRedis, type Started } from "@jobchannel/testkit";
 import { Redis } from "ioredis";
+import { quantileMs, scrapeBuckets } from "./fanout-histogram.ts";
 import { cpuSeconds, loadAverage, rssBytes } from "./proc.ts";
-import { renderResults, type BenchResult, type Run, type Step } from "./results.ts";
+import { summarizeProfile } from "./profile-summary.ts";
+import { EARLIER_MARKER, renderResults } from "./results.ts";
+import type { BenchResult, MemoryRun, Run, Step, StormRun } from "./result-types.ts";
+import { SCENARIOS, type Scenario } from "./scenarios.ts";
+import { plotCpu, plotLatency } from "./svg.ts";
+import {
+  SPECS,
+  SYSTEMS,
+  USER_TOKEN_SECRET,
+  centrifugoAvailable,
+  centrifugoVersion,
+  pinned,
+  startSystem,
+  type Server,
+  type SystemName,
+} from "./systems.ts";
 
 const { values } = parseArgs({
   options: {
-    connections: { type: "string", default: "1000,5000" },
-    channels: { type: "string", default: "10,1" },
-    systems: { type: "string", default: "relay,baseline" },
-    targets: { type: "string", default: "25000,50000,75000,100000,150000,200000,300000" },
+    scenarios: { type: "string", default: SCENARIOS.map((s) => s.id).join(",") },
+    systems: { type: "string", default: SYSTEMS.join(",") },
+    /** Replaces every ladder's rates (deliveries/s), e.g. for a short smoke run. */
+    targets: { type: "string" },
+    /** Replaces every ladder's connection count (and the users of `visibility: user`). */
+    connections: { type: "string" },
+    /** Connections of the memory scenario's steps and of the storm. */
+    "memory-steps": { type: "string", default: "1000,5000,10000" },
+    "storm-connections": { type: "string", default: "10000" },
+    "storm-parallel": { type: "string", default: "500" },
     "warmup-seconds": { type: "string", default: "1" },
-    "step-seconds": { type: "string", default: "4" },
+    "step-seconds": { type: "string", default: "3" },
+    /** The relay's CPU profile (node --cpu-prof) at this rate on 1,000 clients over 10 channels; 0: none. */
+    "profile-rate": { type: "string", default: "100000" },
+    /** Scenarios not begun within this budget are skipped (and listed); the run then writes what it has. */
+    "budget-minutes": { type: "string", default: "18" },
+    /** Hard stop: kills everything and fails. */
     "max-minutes": { type: "string", default: "25" },
     write: { type: "boolean", default: false },
   },
 });
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const RELAY_BIN = fileURLToPath(new URL("../../relay/bin/jobchannel-relay.js", import.meta.url));
+const benchDir = fileURLToPath(new URL("..", import.meta.url));
 const NODE = process.execPath;
 const warmup = Number(values["warmup-seconds"]);
 const measure = Number(values["step-seconds"]);
-const targets = values.targets!.split(",").map(Number);
 const P99_LIMIT_MS = 50;
 const DELIVERED_FLOOR = 0.95;
+const startedAt = Date.now();
+const budgetMs = Number(values["budget-minutes"]) * 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const children: Started[] = [];
+const children = new Set<Started>();
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
-function pinned(
-  core: number,
-  args: string[],
-  env: Record<string, string> = {},
-  nodeFlags: string[] = [],
-): Started {
-  const started = startProcess("taskset", ["-c", String(core), NODE, ...nodeFlags, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  children.push(started);
+function track(started: Started): Started {
+  children.add(started);
+  void started.child.once("exit", () => children.delete(started));
   return started;
+}
+
+function node(core: number, script: string, args: string[]): Started {
+  return track(pinned(core, NODE, [join(here, script), ...args]));
 }
 
 /** Sends a command line to a child and resolves with its next JSON answer of that event. */
@@ -82,152 +117,188 @@ function ask(
   });
 }
 
-const SERVER_FLAGS = ["--expose-gc", "--import", join(here, "gc-on-signal.ts")];
-
-async function startServer(
-  system: string,
-  redisUrl: string,
-  dir: string,
-  channels: number,
-): Promise<{ server: Started; port: number }> {
-  const port = await freePort();
-  const env = { PORT: String(port), REDIS_URL: redisUrl };
-  let server: Started;
-  if (system === "relay") {
-    const config = join(dir, "channels.json");
-    const list = Array.from({ length: channels }, (_, i) => ({
-      name: `bench-${i}`,
-      access: "public",
-    }));
-    writeFileSync(config, JSON.stringify({ channels: list }));
-    server = pinned(
-      0,
-      [RELAY_BIN],
-      { ...env, RELAY_HOST: "127.0.0.1", RELAY_CONFIG_FILE: config, LOG_LEVEL: "warn" },
-      SERVER_FLAGS,
-    );
-  } else {
-    server = pinned(0, [join(here, "baseline-server.ts")], env, SERVER_FLAGS);
+/** CPU seconds of a process that may have exited already (NaN then). */
+function cpuOrNaN(pid: number): number {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return NaN;
   }
-  await waitFor(
-    async () => {
-      if (server.child.exitCode !== null) throw new Error(server.logTail());
-      return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
-    },
-    { what: `${system} ready`, timeoutMs: 20_000 },
-  );
-  return { server, port };
 }
 
-/** The server's RSS after a full GC (see gc-on-signal.ts). */
-async function rssAfterGc(server: Started): Promise<number> {
-  process.kill(server.child.pid!, "SIGUSR2");
+/** The server's RSS, after a full GC for the Node servers (see gc-on-signal.ts). */
+async function rssSettled(system: SystemName, server: Server): Promise<number> {
+  if (SPECS[system].node) process.kill(server.process.child.pid!, "SIGUSR2");
   await sleep(1000);
-  return rssBytes(server.child.pid!);
+  return rssBytes(server.process.child.pid!);
+}
+
+interface Layout {
+  /** Channels the server knows and the clients spread over. */
+  channels: number;
+  /** Users whose tokens the clients carry (relay, `visibility: user`); 0: none. */
+  users: number;
+  recipients: number;
+}
+
+function layoutOf(scenario: Scenario, system: SystemName): Layout {
+  if (scenario.users === undefined)
+    return {
+      channels: scenario.channels,
+      users: 0,
+      recipients: scenario.connections / scenario.channels,
+    };
+  // One connection per user: the relay filters one channel by user, the peers use a channel per user.
+  if (SPECS[system].userVisibility) return { channels: 1, users: scenario.users, recipients: 1 };
+  return { channels: scenario.users, users: 0, recipients: 1 };
+}
+
+function startClients(
+  system: SystemName,
+  server: Server,
+  layout: Layout,
+  connections: number,
+  first = 0,
+  parallel = 100,
+): Started {
+  return node(1, "clients.ts", [
+    "--port",
+    String(server.port),
+    "--protocol",
+    SPECS[system].protocol,
+    "--connections",
+    String(connections),
+    "--first",
+    String(first),
+    "--channels",
+    String(layout.channels),
+    "--parallel",
+    String(parallel),
+    ...(layout.users > 0
+      ? ["--users", String(layout.users), "--token-secret", USER_TOKEN_SECRET]
+      : []),
+  ]);
 }
 
 async function runStep(
-  server: Started,
+  system: SystemName,
+  server: Server,
   clients: Started,
   redisUrl: string,
-  connections: number,
-  channels: number,
+  layout: Layout,
   target: number,
 ): Promise<Step> {
-  // Every update reaches the connections of one channel: connections / channels of them.
-  const rate = (target * channels) / connections;
-  const publisher = pinned(1, [
-    join(here, "publisher.ts"),
+  const rate = target / layout.recipients;
+  const publisher = node(1, "publisher.ts", [
+    "--via",
+    SPECS[system].via,
     "--redis",
     redisUrl,
+    ...(server.api ? ["--api", server.api] : []),
     "--rate",
     String(rate),
     "--channels",
-    String(channels),
+    String(layout.channels),
+    "--users",
+    String(layout.users),
+    // Long enough to outlast the window however slow the commands around it are; stopped after it.
     "--seconds",
-    String(warmup + measure + 0.5),
+    String(warmup + measure + 10),
   ]);
   await ask(publisher, undefined, "started", 30_000);
-  const published = ask(publisher, undefined, "published", (warmup + measure + 30) * 1000);
   await sleep(warmup * 1000);
+  const histogram = system === "relay" ? await scrapeBuckets(server.port) : undefined;
   await ask(clients, "reset", "reset");
-  const pid = server.child.pid!;
+  const pid = server.process.child.pid!;
   const cpu0 = cpuSeconds(pid);
   const generator0 = cpuSeconds(clients.child.pid!);
+  const publisher0 = cpuOrNaN(publisher.child.pid!);
   const t0 = performance.now();
   await sleep(measure * 1000);
+  // The publisher may exit while the report is being computed: its CPU is read first.
+  const publisherCpu = cpuOrNaN(publisher.child.pid!) - publisher0;
+  const publisherSeconds = (performance.now() - t0) / 1000;
   const report = await ask(clients, "report", "report");
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
   const generatorCpu = cpuSeconds(clients.child.pid!) - generator0;
-  await published;
+  const histogramAfter = histogram ? await scrapeBuckets(server.port) : undefined;
+  await publisher.stop(2000);
+  // What an overloaded server still has queued drains before the next rung.
   await sleep(1000);
   const count = Number(report.count);
   const deliveriesPerSec = count / seconds;
+  const round = (v: unknown, digits = 3): number => Number(Number(v).toFixed(digits));
   const step: Step = {
     targetPerSec: target,
     publishPerSec: rate,
     deliveriesPerSec: Math.round(deliveriesPerSec),
-    deliveredRatio: Number((deliveriesPerSec / target).toFixed(3)),
-    p50Ms: Number(Number(report.p50Ms).toFixed(3)),
-    p99Ms: Number(Number(report.p99Ms).toFixed(3)),
-    maxMs: Number(Number(report.maxMs).toFixed(3)),
-    serverCpuPercent: Number(((cpu / seconds) * 100).toFixed(1)),
-    clientsCpuPercent: Number(((generatorCpu / seconds) * 100).toFixed(1)),
-    cpuPerDeliveryUs: count > 0 ? Number(((cpu / count) * 1e6).toFixed(2)) : NaN,
+    deliveredRatio: round(deliveriesPerSec / target),
+    p50Ms: round(report.p50Ms),
+    p99Ms: round(report.p99Ms),
+    p999Ms: round(report.p999Ms),
+    maxMs: round(report.maxMs),
+    serverCpuPercent: round((cpu / seconds) * 100, 1),
+    clientsCpuPercent: round((generatorCpu / seconds) * 100, 1),
+    publisherCpuPercent: round((publisherCpu / publisherSeconds) * 100, 1),
+    cpuPerDeliveryUs: count > 0 ? round((cpu / count) * 1e6, 2) : NaN,
     sustained: false,
+    ...(histogram && histogramAfter
+      ? {
+          metricP50Ms: round(quantileMs(histogram, histogramAfter, 0.5)),
+          metricP99Ms: round(quantileMs(histogram, histogramAfter, 0.99)),
+        }
+      : {}),
   };
   step.sustained = step.deliveredRatio >= DELIVERED_FLOOR && step.p99Ms < P99_LIMIT_MS;
   return step;
 }
 
-async function runSystem(
-  system: string,
-  connections: number,
-  channels: number,
+async function runLadder(
+  scenario: Scenario,
+  system: SystemName,
   redisUrl: string,
   dir: string,
 ): Promise<Run> {
-  const { server, port } = await startServer(system, redisUrl, dir, channels);
-  const rssBefore = await rssAfterGc(server);
-  const clients = pinned(1, [
-    join(here, "clients.ts"),
-    "--port",
-    String(port),
-    "--connections",
-    String(connections),
-    "--channels",
-    String(channels),
-  ]);
+  const layout = layoutOf(scenario, system);
+  const server = await startSystem(
+    system,
+    { redisUrl, dir, channels: layout.channels, userVisibility: layout.users > 0 },
+    track,
+  );
+  const rssBefore = await rssSettled(system, server);
+  const clients = startClients(system, server, layout, scenario.connections);
   const ready = await ask(clients, undefined, "ready", 120_000);
-  if (ready.subscribed !== connections)
-    throw new Error(`only ${String(ready.subscribed)} of ${connections} subscribed`);
-  const rssIdle = await rssAfterGc(server);
+  if (ready.subscribed !== scenario.connections)
+    throw new Error(
+      `${system}: only ${String(ready.subscribed)} of ${scenario.connections} subscribed (${String(ready.firstError ?? "")})`,
+    );
+  const rssIdle = await rssSettled(system, server);
   const steps: Step[] = [];
+  const targets = values.targets ? values.targets.split(",").map(Number) : scenario.targets;
   for (const target of targets) {
-    let step = await runStep(server, clients, redisUrl, connections, channels, target);
+    let step = await runStep(system, server, clients, redisUrl, layout, target);
     // On a shared machine one stall from elsewhere can spoil a rung's p99: a failed rung runs again once.
     if (!step.sustained) {
-      process.stderr.write(
-        `${system} ${connections} / ${channels}: retrying ${JSON.stringify(step)}\n`,
-      );
-      step = await runStep(server, clients, redisUrl, connections, channels, target);
+      log(`${scenario.id} ${system}: retrying ${JSON.stringify(step)}`);
+      step = await runStep(system, server, clients, redisUrl, layout, target);
     }
     steps.push(step);
-    process.stderr.write(
-      `${system} ${connections} conns / ${channels} channels: ${JSON.stringify(step)}\n`,
-    );
+    log(`${scenario.id} ${system}: ${JSON.stringify(step)}`);
     if (!step.sustained) break;
   }
   clients.child.stdin!.write("exit\n");
   await clients.stop(2000);
-  await server.stop(5000);
+  await server.process.stop(5000);
   const best = [...steps].reverse().find((s) => s.sustained);
   return {
+    scenario: scenario.id,
     system,
-    connections,
-    channels,
-    rssIdleBytesPerConnection: Math.round((rssIdle - rssBefore) / connections),
+    connections: scenario.connections,
+    channels: layout.channels,
+    users: layout.users,
+    recipients: layout.recipients,
+    rssIdleBytesPerConnection: Math.round((rssIdle - rssBefore) / scenario.connections),
     rssBeforeBytes: rssBefore,
     rssIdleBytes: rssIdle,
     steps,
@@ -235,8 +306,123 @@ async function runSystem(
   };
 }
 
+/** Idle memory: connections added in steps (10 channels), RSS read after each. */
+async function runMemory(system: SystemName, redisUrl: string, dir: string): Promise<MemoryRun> {
+  const layout: Layout = { channels: 10, users: 0, recipients: 0 };
+  const server = await startSystem(system, { redisUrl, dir, channels: 10 }, track);
+  const rssBefore = await rssSettled(system, server);
+  const points: MemoryRun["points"] = [];
+  const groups: Started[] = [];
+  let connected = 0;
+  for (const total of values["memory-steps"]!.split(",").map(Number)) {
+    const clients = startClients(system, server, layout, total - connected, connected);
+    groups.push(clients);
+    const ready = await ask(clients, undefined, "ready", 180_000);
+    connected += Number(ready.subscribed);
+    const rss = await rssSettled(system, server);
+    points.push({
+      connections: connected,
+      rssBytes: rss,
+      bytesPerConnection: Math.round((rss - rssBefore) / connected),
+    });
+    log(`memory ${system}: ${connected} connections, RSS ${(rss / 2 ** 20).toFixed(1)} MiB`);
+  }
+  for (const clients of groups) {
+    clients.child.stdin!.write("exit\n");
+    await clients.stop(2000);
+  }
+  await server.process.stop(5000);
+  return { system, rssBeforeBytes: rssBefore, points };
+}
+
+/** Connection storm: every connection opened as fast as the generator can, `parallel` in flight. */
+async function runStorm(system: SystemName, redisUrl: string, dir: string): Promise<StormRun> {
+  const connections = Number(values["storm-connections"]);
+  const parallel = Number(values["storm-parallel"]);
+  const layout: Layout = { channels: 10, users: 0, recipients: 0 };
+  const server = await startSystem(system, { redisUrl, dir, channels: 10 }, track);
+  const pid = server.process.child.pid!;
+  const cpu0 = cpuSeconds(pid);
+  const clients = startClients(system, server, layout, connections, 0, parallel);
+  const generator0 = cpuSeconds(clients.child.pid!);
+  const t0 = performance.now();
+  const ready = await ask(clients, undefined, "ready", 240_000);
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = cpuSeconds(pid) - cpu0;
+  const generatorCpu = cpuSeconds(clients.child.pid!) - generator0;
+  const subscribedMs = Number(ready.subscribedMs);
+  const storm: StormRun = {
+    system,
+    connections,
+    parallel,
+    subscribed: Number(ready.subscribed),
+    failed: Number(ready.failed),
+    subscribedMs: Math.round(subscribedMs),
+    connectsPerSec: Math.round(Number(ready.subscribed) / (subscribedMs / 1000)),
+    connectP50Ms: Number(Number(ready.connectP50Ms).toFixed(1)),
+    connectP99Ms: Number(Number(ready.connectP99Ms).toFixed(1)),
+    serverCpuUsPerConnection: Math.round((serverCpu / connections) * 1e6),
+    serverCpuPercent: Number(((serverCpu / seconds) * 100).toFixed(1)),
+    clientsCpuPercent: Number(((generatorCpu / seconds) * 100).toFixed(1)),
+  };
+  log(`storm ${system}: ${JSON.stringify(storm)}`);
+  clients.child.stdin!.write("exit\n");
+  await clients.stop(2000);
+  await server.process.stop(5000);
+  return storm;
+}
+
+/**
+ * The relay under node --cpu-prof at one rate, 1,000 clients over 10 channels; returns the profile
+ * file and the step's window on the monotonic clock, so that start-up and connections stay out.
+ */
+async function profileRelay(
+  redisUrl: string,
+  dir: string,
+  target: number,
+): Promise<{ file: string; window: { fromUs: number; toUs: number } }> {
+  const profileDir = join(dir, "cpu-prof");
+  mkdirSync(profileDir);
+  const layout: Layout = { channels: 10, users: 0, recipients: 100 };
+  const server = await startSystem(
+    "relay",
+    {
+      redisUrl,
+      dir,
+      channels: 10,
+      nodeFlags: ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-interval", "200"],
+    },
+    track,
+  );
+  const clients = startClients("relay", server, layout, 1000);
+  await ask(clients, undefined, "ready", 120_000);
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const step = await runStep("relay", server, clients, redisUrl, layout, target);
+  const toUs = Number(process.hrtime.bigint() / 1000n);
+  log(`profile relay: ${JSON.stringify(step)}`);
+  clients.child.stdin!.write("exit\n");
+  await clients.stop(2000);
+  await server.process.stop(20_000);
+  const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) throw new Error("the relay wrote no .cpuprofile");
+  return { file: join(profileDir, file), window: { fromUs, toUs } };
+}
+
+function overBudget(what: string, skipped: string[]): boolean {
+  if (Date.now() - startedAt < budgetMs) return false;
+  skipped.push(what);
+  log(`budget spent: skipping ${what}`);
+  return true;
+}
+
 async function main(): Promise<BenchResult> {
   const loadBefore = loadAverage();
+  let systems = values.systems!.split(",") as SystemName[];
+  const skipped: string[] = [];
+  if (systems.includes("centrifugo") && !centrifugoAvailable()) {
+    skipped.push("centrifugo (bin/centrifugo not built: run bench/scripts/build-centrifugo.sh)");
+    systems = systems.filter((s) => s !== "centrifugo");
+  }
   const redis = await startRedis();
   const probe = new Redis(redis.url);
   const redisPid = Number(/process_id:(\d+)/.exec(await probe.info("server"))?.[1]);
@@ -244,20 +430,54 @@ async function main(): Promise<BenchResult> {
   execFileSync("taskset", ["-pc", "1", String(redisPid)], { stdio: "ignore" });
   const dir = mkdtempSync(join(tmpdir(), "jobchannel-bench-"));
   const runs: Run[] = [];
+  const memory: MemoryRun[] = [];
+  const storms: StormRun[] = [];
+  let profile: BenchResult["profile"];
+  const wanted = new Set(values.scenarios!.split(","));
   try {
-    for (const channels of values.channels!.split(",").map(Number)) {
-      for (const connections of values.connections!.split(",").map(Number)) {
-        for (const system of values.systems!.split(",")) {
-          runs.push(await runSystem(system, connections, channels, redis.url, dir));
-        }
+    const scale = values.connections === undefined ? undefined : Number(values.connections);
+    const chosen = SCENARIOS.filter((s) => wanted.has(s.id)).map((s) =>
+      scale === undefined || s.kind !== "ladder"
+        ? s
+        : { ...s, connections: scale, ...(s.users ? { users: scale } : {}) },
+    );
+    for (const scenario of chosen) {
+      for (const system of systems) {
+        if (overBudget(`${scenario.id} ${system}`, skipped)) continue;
+        if (scenario.kind === "ladder")
+          runs.push(await runLadder(scenario, system, redis.url, dir));
+        else if (scenario.kind === "memory") memory.push(await runMemory(system, redis.url, dir));
+        else storms.push(await runStorm(system, redis.url, dir));
       }
+    }
+    const rate = Number(values["profile-rate"]);
+    if (rate > 0 && systems.includes("relay") && !overBudget("relay CPU profile", skipped)) {
+      const { file, window } = await profileRelay(redis.url, dir, rate);
+      profile = {
+        target: rate,
+        connections: 1000,
+        channels: 10,
+        ...summarizeProfile(file, window),
+      };
     }
   } finally {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  const version = (path: string): string =>
+    (
+      JSON.parse(readFileSync(join(benchDir, "..", path, "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+  const git = (...args: string[]): string =>
+    execFileSync("git", args, { cwd: benchDir, encoding: "utf8" }).trim();
   return {
     date: new Date().toISOString(),
+    commit: git("rev-parse", "--short", "HEAD"),
+    // The relay under test is the working tree's build: say whether it differs from the commit.
+    relayTreeChanged: git("status", "--porcelain", "--", "../relay/src", "../protocol/src") !== "",
+    durationSeconds: Math.round((Date.now() - startedAt) / 1000),
     machine: {
       cpu: cpus()[0]?.model ?? "unknown",
       cores: cpus().length,
@@ -268,6 +488,15 @@ async function main(): Promise<BenchResult> {
       loadAverageBefore: loadBefore,
       loadAverageAfter: loadAverage(),
     },
+    versions: {
+      relay: version("relay"),
+      ws: version("node_modules/ws"),
+      ioredis: version("node_modules/ioredis"),
+      "socket.io": version("node_modules/socket.io"),
+      "@socket.io/redis-adapter": version("node_modules/@socket.io/redis-adapter"),
+      "@socket.io/redis-emitter": version("node_modules/@socket.io/redis-emitter"),
+      centrifugo: centrifugoVersion() ?? "not built",
+    },
     method: {
       serverCore: 0,
       generatorCore: 1,
@@ -275,14 +504,20 @@ async function main(): Promise<BenchResult> {
       stepSeconds: measure,
       p99LimitMs: P99_LIMIT_MS,
       deliveredFloor: DELIVERED_FLOOR,
+      stormParallel: Number(values["storm-parallel"]),
     },
+    systems,
+    skipped,
     runs,
+    memory,
+    storms,
+    ...(profile ? { profile } : {}),
   };
 }
 
 const deadline = setTimeout(
   () => {
-    process.stderr.write("bench: time limit reached, stopping\n");
+    log("time limit reached, stopping");
     for (const c of children) void c.stop(0);
     process.exit(1);
   },
@@ -293,13 +528,22 @@ deadline.unref();
 const result = await main();
 process.stdout.write(JSON.stringify(result, null, 2) + "\n");
 if (values.write) {
-  const file = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
+  const file = join(benchDir, "RESULTS.md");
+  mkdirSync(join(benchDir, "plots"), { recursive: true });
+  writeFileSync(join(benchDir, "plots", "p99-vs-rate.svg"), plotLatency(result));
+  writeFileSync(join(benchDir, "plots", "cpu-per-delivery-vs-rate.svg"), plotCpu(result));
+  writeFileSync(join(benchDir, "results", "latest.json"), JSON.stringify(result, null, 2) + "\n");
   // Formatted as the repository's Prettier settings want, so `npm run lint` stays green.
+  // Hand-written earlier measurements after the marker stay as they are.
+  const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const kept = previous.includes(EARLIER_MARKER)
+    ? previous.slice(previous.indexOf(EARLIER_MARKER))
+    : EARLIER_MARKER + "\n";
   const prettier = await import("prettier");
   const options = (await prettier.resolveConfig(file)) ?? {};
   writeFileSync(
     file,
-    await prettier.format(renderResults(result), { ...options, parser: "markdown" }),
+    await prettier.format(renderResults(result) + "\n" + kept, { ...options, parser: "markdown" }),
   );
-  process.stderr.write(`bench: wrote ${file}\n`);
+  log(`wrote ${file}, bench/plots/*.svg and bench/results/latest.json`);
 }
