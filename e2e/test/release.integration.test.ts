@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { JobChannelClient, type JobUpdate } from "@jobchannel/client";
-import { waitFor } from "@jobchannel/testkit";
+import { recordFaults, waitFor } from "@jobchannel/testkit";
 import { launchChromium } from "@jobchannel/testkit/browser";
 import { loadYaml } from "@kubernetes/client-node";
 import { SignJWT } from "jose";
@@ -90,6 +90,30 @@ async function token(sub: string): Promise<string> {
 }
 
 /** A JobChannelClient against the relay Service (forwarded to a host port), collecting close codes. */
+/**
+ * Records a fault on the local node for the reliability report. Clients are JobChannelClients,
+ * which drop an update whose seq is not greater than the one held, so none is shown twice; each
+ * final update's seq counts the updates published for its job.
+ */
+function recordNodeFault(
+  scenario: string,
+  load: string,
+  faultsInjected: number,
+  finals: readonly JobUpdate[],
+  recoverySeconds: number | null,
+): void {
+  recordFaults({
+    scenario: `local node: ${scenario}`,
+    load,
+    faultsInjected,
+    updatesPublished: finals.reduce((n, f) => n + (f.seq ?? 1), 0),
+    finalUpdatesDelivered: finals.length,
+    lost: 0,
+    duplicatesShown: 0,
+    recoverySeconds,
+  });
+}
+
 async function relayClient(port: number, sub: string, channels: string[]) {
   const closes: { code: number; at: number }[] = [];
   const client = new JobChannelClient({
@@ -126,6 +150,20 @@ function finalJob(client: JobChannelClient, channel: string, jobId: string): Pro
     },
     { timeoutMs: 90_000, intervalMs: 100, what: `job ${jobId} of ${channel} to finish` },
   );
+}
+
+/** Waits until every client holds `jobId` completed; resolves with its final update. */
+async function completedAtEach(
+  clients: readonly { client: JobChannelClient }[],
+  channel: string,
+  jobId: string,
+): Promise<JobUpdate> {
+  let final: JobUpdate | undefined;
+  for (const { client } of clients) {
+    final = await finalJob(client, channel, jobId);
+    assert.equal(final.status, "completed");
+  }
+  return final!;
 }
 
 /** Submits a file-upload job through the worker Service; resolves with its id and the file's sha256. */
@@ -746,6 +784,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
       const victim = pods[ours.indexOf(most)];
       assert.ok(victim && most > 0, `our connections per relay pod: ${ours.join(", ")}`);
       await k(["-n", NS, "delete", "pod", victim, "--wait=false"]);
+      const deletedAt = Date.now();
       const closed = await waitFor(
         () => {
           const gone = clients.filter((c) => c.closes.length > 0);
@@ -760,13 +799,20 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
         timeoutMs: 60_000,
         what: "every client to be connected again",
       });
+      const reconnectedAt = Date.now();
       const { jobId } = await uploadJob(
         workerPort,
         "dave",
         "written after a relay pod went away\n",
       );
-      for (const { client } of clients)
-        assert.equal((await finalJob(client, "file-upload", jobId)).status, "completed");
+      const final = await completedAtEach(clients, "file-upload", jobId);
+      recordNodeFault(
+        "a relay pod deleted, its clients reconnect to the other replica",
+        `${clients.length} clients, 2 relay pods, 1 job after the reconnect`,
+        1,
+        [final],
+        (reconnectedAt - deletedAt) / 1000,
+      );
       await rollout(NS, "deployment/jobchannel-relay");
     } finally {
       for (const c of clients) c.close();
@@ -816,6 +862,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
     })();
     try {
       await k(["-n", NS, "rollout", "restart", "deployment/jobchannel-relay"]);
+      const restartedAt = Date.now();
       await rollout(NS, "deployment/jobchannel-relay");
       await waitFor(async () => (await podsOf(NS, RELAY)).every((p) => !old.includes(p)), {
         timeoutMs: 120_000,
@@ -834,9 +881,16 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
         firstNotReady < firstClose,
         `an old pod left the ready endpoints ${firstClose - firstNotReady} ms before the first 1001`,
       );
+      const reconnectedAt = Date.now();
       const { jobId } = await uploadJob(workerPort, "erin", "after the rollout\n");
-      for (const { client } of clients)
-        assert.equal((await finalJob(client, "file-upload", jobId)).status, "completed");
+      const final = await completedAtEach(clients, "file-upload", jobId);
+      recordNodeFault(
+        "relay rollout: every relay pod drained (1001) and replaced",
+        `${clients.length} clients, 2 relay pods, 1 job after the rollout`,
+        old.length,
+        [final],
+        (reconnectedAt - restartedAt) / 1000,
+      );
     } finally {
       watching = false;
       await watch;
@@ -886,6 +940,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
     try {
       console.log(`# ${jobIds.length} jobs submitted during the upgrade and the old relays' drain`);
       assert.ok(jobIds.length >= 5, "jobs arrived during the whole upgrade");
+      const finals = new Map<string, JobUpdate>();
       for (const { client, closes } of clients) {
         await waitFor(() => closes.length > 0 && client.state === "open", {
           timeoutMs: 60_000,
@@ -896,9 +951,18 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
           `closed only by drains: ${closes.map((c) => c.code).join(", ")}`,
         );
         for (const jobId of jobIds) {
-          assert.equal((await finalJob(client, "job-updates", jobId)).status, "completed");
+          const final = await finalJob(client, "job-updates", jobId);
+          assert.equal(final.status, "completed");
+          finals.set(jobId, final);
         }
       }
+      recordNodeFault(
+        "helm upgrade under traffic: relay and operator pods rolled",
+        `${clients.length} clients, a job every 400 ms through the worker Service`,
+        before.relays.length,
+        [...finals.values()],
+        null,
+      );
       console.log(
         `# reconnects per client: ${clients.map((c) => c.closes.length).join(", ")}; every client saw all ${jobIds.length} jobs completed`,
       );
@@ -942,6 +1006,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
     const leaderPod = pods.find((pod) => first.startsWith(pod));
     assert.ok(leaderPod, `the holder ${first} is one of ${pods.join(", ")}`);
     await k(["-n", NS, "delete", "pod", leaderPod, "--grace-period=0", "--force"]);
+    const killedAt = Date.now();
     const next = await waitFor(
       async () => {
         const current = await holder();
@@ -959,6 +1024,13 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
       NS,
       "deployment/after-failover-worker",
       "the new leader to create after-failover-worker",
+    );
+    recordNodeFault(
+      "the leading operator's pod force-deleted, another pod leads and reconciles",
+      "2 operator pods, 1 JobChannel applied after the loss",
+      1,
+      [],
+      (Date.now() - killedAt) / 1000,
     );
   });
 

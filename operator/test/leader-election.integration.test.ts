@@ -1,7 +1,7 @@
 // Two operator processes against a real control plane: one reconciles, the other takes over when it goes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "@jobchannel/testkit";
+import { recordFaults, waitFor } from "@jobchannel/testkit";
 import {
   OPERATOR_NAMESPACE,
   startCluster,
@@ -29,6 +29,20 @@ function jobChannel(name: string): string {
     kind: "JobChannel",
     metadata: { name, namespace: "apps" },
     spec: { worker: { jobType: name, replicas: 1 } },
+  });
+}
+
+/** Records a leadership fault: the operator publishes no job updates, so only the recovery counts. */
+function recordLeadershipFault(scenario: string, recoveryMs: number): void {
+  recordFaults({
+    scenario: `operator: ${scenario}`,
+    load: "2 operator processes on a real API server, JobChannels reconciled",
+    faultsInjected: 1,
+    updatesPublished: 0,
+    finalUpdatesDelivered: 0,
+    lost: 0,
+    duplicatesShown: 0,
+    recoverySeconds: recoveryMs / 1000,
   });
 }
 
@@ -138,6 +152,10 @@ describe("leader election between two operator processes", { timeout: 300_000 },
       timeoutMs: 30_000,
       what: "the new leader's gauge",
     });
+    recordLeadershipFault(
+      "Lease taken by another holder, the leader exits, the standby leads",
+      Date.now() - Date.parse(micro),
+    );
     operators.push(await startOperator(cluster, { args: ELECTION_ARGS }));
   });
 
@@ -166,6 +184,10 @@ describe("leader election between two operator processes", { timeout: 300_000 },
       },
     );
     assert.equal(await next.metric("leader_election_master_status"), 1);
+    recordLeadershipFault(
+      "leader SIGKILLed, the standby takes the Lease and reconciles",
+      Date.now() - killedAt,
+    );
     operators.splice(operators.indexOf(leader), 1);
   });
 
@@ -181,9 +203,14 @@ describe("leader election between two operator processes", { timeout: 300_000 },
       what: "the standby to take the released Lease",
     });
     // Well under the lease duration: the released Lease needs no expiry.
+    const takenAt = Date.now();
     assert.ok(
-      Date.now() - stoppedAt < LEASE_SECONDS * 1000,
+      takenAt - stoppedAt < LEASE_SECONDS * 1000,
       "taken over before the lease would have expired",
+    );
+    recordLeadershipFault(
+      "leader stopped with SIGTERM, the released Lease taken",
+      takenAt - stoppedAt,
     );
     operators.splice(operators.indexOf(leader), 1);
   });

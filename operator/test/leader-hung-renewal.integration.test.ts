@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dump, load } from "js-yaml";
-import { waitFor } from "@jobchannel/testkit";
+import { recordFaults, waitFor } from "@jobchannel/testkit";
 import {
   OPERATOR_NAMESPACE,
   startCluster,
@@ -268,5 +268,15 @@ describe("a leader whose renewals hang", { timeout: 240_000 }, () => {
       );
     }
     assert.equal((await lease()).spec.holderIdentity, standby.identity);
+    recordFaults({
+      scenario: "operator: the leader's API connection hangs, it exits before the standby leads",
+      load: "2 operator processes, 2 JobChannels; no write from the old leader after the takeover",
+      faultsInjected: 1,
+      updatesPublished: 0,
+      finalUpdatesDelivered: 0,
+      lost: 0,
+      duplicatesShown: 0,
+      recoverySeconds: (acquiredAt - heldAt) / 1000,
+    });
   });
 });
