@@ -2,11 +2,13 @@
 import { MemoryJobStore, RedisJobStore, type JobStore } from "@jobchannel/state";
 import express, { type Express } from "express";
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import pino, { type Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { BUILT_IN_JOBS, selectJobTypes } from "./built-in-jobs.ts";
 import { helpText, loadConfig, type WorkerConfig } from "./config.ts";
 import { createWorker, type JobchannelWorker } from "./create-worker.ts";
+import { httpError, WorkerErrorCode } from "./errors.ts";
 import type { AnyJobDefinition } from "./job.ts";
 import { isClusterRedisUrl, openRedis } from "./redis-connection.ts";
 
@@ -29,6 +31,35 @@ export function createWorkerApp(worker: JobchannelWorker): Express {
     res.status(404).json({ error: { code: "bad_request", message: "no such endpoint" } });
   });
   return app;
+}
+
+/** Node's statuses for a request its HTTP parser refused, by error code; anything else is 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout"],
+};
+
+/**
+ * Answers a request Node's HTTP parser refused (a body cut short of its Content-Length, a
+ * malformed request line or header, headers past 16 KiB, the request timeout) with the worker's
+ * coded JSON refusal instead of Node's bare status line, then closes the connection.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, text] = CLIENT_ERROR_STATUS[error.code ?? ""] ?? [400, "Bad Request"];
+  const body = JSON.stringify(
+    httpError(
+      WorkerErrorCode.BadRequest,
+      status,
+      `the request could not be read: ${error.message}`,
+    ).toJSON(),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Options of {@link runWorkerServer}. */
@@ -103,6 +134,7 @@ export async function runWorkerServer(
   });
   // Slow uploads must not hold a socket forever; a whole upload gets this long.
   server.requestTimeout = 10 * 60_000;
+  server.on("clientError", answerClientError);
   await worker.start();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
