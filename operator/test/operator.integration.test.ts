@@ -1,4 +1,6 @@
 // The operator against a real control plane: examples applied, children, relay ConfigMap, status, drift, GC, conflicts, API restarts.
+// The examples are applied once, before the tests; a test that edits or deletes applies its own
+// JobChannels, so that each runs alone (--test-name-pattern) or in any order.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -93,10 +95,37 @@ function waitForObject(
   );
 }
 
+/** Applies a JobChannel in apps and waits for its relay entry and, with workers, its Deployment. */
+async function ownJobChannel(name: string, spec: object): Promise<Json> {
+  await applyJobChannel(name, spec);
+  await waitFor(async () => (await relayChannels()).some((c) => c.name === name), {
+    ...WAIT,
+    what: `${name}'s relay entry`,
+  });
+  if (!("worker" in spec)) return undefined;
+  return await waitFor(() => cluster.getJson(["deployment", `${name}-worker`, "-n", "apps"]), {
+    ...WAIT,
+    what: `${name}'s Deployment`,
+  });
+}
+
+/** Deletes a JobChannel of apps, if there, and waits until its relay entry is gone. */
+async function deleteJobChannel(name: string, namespace = "apps"): Promise<void> {
+  await cluster.kubectl(["delete", "jc", name, "-n", namespace, "--ignore-not-found"]);
+  await waitFor(async () => !(await relayChannels()).some((c) => c.name === name), {
+    ...WAIT,
+    what: `${name}'s relay entry to go`,
+  });
+}
+
 async function env(deployment: Json): Promise<Json> {
   const container = deployment.spec.template.spec.containers[0];
   return Object.fromEntries(container.env.map((e: Json) => [e.name, e.value ?? e.valueFrom]));
 }
+
+// A renew deadline longer than the API server restart below: an outage shorter than it is ridden
+// out; a longer one ends the process (tested in leader-hung-renewal).
+const OPERATOR_ARGS = ["--lease-duration-seconds", "60", "--renew-deadline-seconds", "40"];
 
 describe("jobchannel-operator against a real control plane", { timeout: 600_000 }, () => {
   before(async () => {
@@ -113,11 +142,23 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
         "--from-literal=REDIS_URL=redis://redis:6379",
       ]);
     }
-    // A renew deadline longer than the API server restart below: an outage shorter than it is
-    // ridden out; a longer one ends the process (tested in leader-hung-renewal).
-    operator = await startOperator(cluster, {
-      args: ["--lease-duration-seconds", "60", "--renew-deadline-seconds", "40"],
-    });
+    operator = await startOperator(cluster, { args: OPERATOR_ARGS });
+    await cluster.kubectl([
+      "apply",
+      "-n",
+      "apps",
+      "-f",
+      new URL("examples/jobchannels/", REPO_ROOT).pathname,
+    ]);
+    // Every test may read the examples' children: they exist before the first one starts.
+    await waitFor(
+      async () => {
+        const listed = (await relayChannels()).map((c) => c.name);
+        return SEED.every((s) => listed.includes(s));
+      },
+      { ...WAIT, what: "the examples in the relay ConfigMap" },
+    );
+    for (const s of SEED) await waitForObject("deployment", `${s}-worker`, "apps");
   });
 
   after(async () => {
@@ -126,36 +167,25 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   });
 
   it("turns kubectl apply of the examples into worker Deployments, Services and a relay ConfigMap listing all four", async () => {
-    await cluster.kubectl([
-      "apply",
-      "-n",
-      "apps",
-      "-f",
-      new URL("examples/jobchannels/", REPO_ROOT).pathname,
-    ]);
-    const deployments = await waitFor(
-      async () => {
-        const list = await cluster.getJson(["deployments", "-n", "apps"]);
-        return list.items.length === 4 ? list.items : undefined;
-      },
+    const seedWorkers = SEED.map((s) => `${s}-worker`);
+    const names = (list: Json) =>
+      list.items
+        .map((o: Json) => o.metadata.name)
+        .filter((n: string) => seedWorkers.includes(n))
+        .sort();
+    await waitFor(
+      async () =>
+        isDeepStrictEqual(names(await cluster.getJson(["deployments", "-n", "apps"])), seedWorkers),
       { ...WAIT, what: "four worker Deployments" },
     );
-    assert.deepEqual(
-      deployments.map((d: Json) => d.metadata.name).sort(),
-      SEED.map((s) => `${s}-worker`),
+    await waitFor(
+      async () =>
+        isDeepStrictEqual(names(await cluster.getJson(["services", "-n", "apps"])), seedWorkers),
+      { ...WAIT, what: "four worker Services" },
     );
-    const services = await cluster.getJson(["services", "-n", "apps"]);
-    assert.deepEqual(
-      services.items.map((s: Json) => s.metadata.name).sort(),
-      SEED.map((s) => `${s}-worker`),
-    );
-    await waitFor(async () => (await relayChannels()).length === 4, {
-      ...WAIT,
-      what: "the relay ConfigMap",
-    });
     const channels = await relayChannels();
     assert.deepEqual(
-      channels.map((c) => c.name),
+      channels.map((c) => c.name).filter((n) => SEED.includes(n)),
       SEED,
     );
     const cm = await cluster.getJson(["configmap", "jobchannel-relay", "-n", OPERATOR_NAMESPACE]);
@@ -254,10 +284,22 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       "0/2",
       "False",
     ]);
-    assert.ok(
-      (await cluster.kubectl(["get", "jobchannel", "-n", "apps"])).includes("pdf-extraction"),
-      "category/short names resolve",
-    );
+    // The category is spelled like the singular name, which kubectl resolves first: a get by
+    // that word never reaches the category. Discovery and --categories do.
+    const discovery = JSON.parse(
+      await cluster.kubectl(["get", "--raw", "/apis/jobchannel.io/v1alpha1"]),
+    ) as Json;
+    const resource = discovery.resources.find((r: Json) => r.name === "jobchannels");
+    assert.deepEqual(resource.categories, ["jobchannel"]);
+    assert.deepEqual(resource.shortNames, ["jc"]);
+    assert.equal(resource.singularName, "jobchannel");
+    const inCategory = await cluster.kubectl([
+      "api-resources",
+      "--categories=jobchannel",
+      "-o",
+      "name",
+    ]);
+    assert.deepEqual(inCategory.trim().split("\n"), ["jobchannels.jobchannel.io"]);
   });
 
   it("records Events on condition transitions", async () => {
@@ -278,20 +320,23 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   });
 
   it("updates the children, the relay entry and observedGeneration when a spec is edited", async () => {
-    await patchJobChannel("file-upload", {
+    await ownJobChannel("edited", {
+      access: "authenticated",
+      worker: { jobType: "file-upload", replicas: 2 },
+    });
+    await patchJobChannel("edited", {
       spec: { access: "public", worker: { replicas: 3, concurrency: 7 } },
     });
     const d = await waitFor(
       async () => {
-        const d = await cluster.getJson(["deployment", "file-upload-worker", "-n", "apps"]);
+        const d = await cluster.getJson(["deployment", "edited-worker", "-n", "apps"]);
         return d.spec.replicas === 3 ? d : undefined;
       },
       { ...WAIT, what: "3 replicas" },
     );
     assert.equal((await env(d)).JOBCHANNEL_CONCURRENCY, "7");
     await waitFor(
-      async () =>
-        (await relayChannels()).find((c) => c.name === "file-upload")?.access === "public",
+      async () => (await relayChannels()).find((c) => c.name === "edited")?.access === "public",
       {
         ...WAIT,
         what: "the relay entry to say public",
@@ -299,7 +344,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     );
     await waitFor(
       async () => {
-        const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
+        const jc = await cluster.getJson(["jc", "edited", "-n", "apps"]);
         return (
           jc.metadata.generation === 2 &&
           jc.status.observedGeneration === 2 &&
@@ -308,52 +353,51 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       },
       { ...WAIT, what: "observedGeneration 2" },
     );
+    await deleteJobChannel("edited");
   });
 
   it("brings back deleted children and the relay ConfigMap, and repairs hand edits", async () => {
-    const before = await cluster.getJson(["deployment", "bulk-upload-worker", "-n", "apps"]);
+    const before = await ownJobChannel("repaired", {
+      worker: { jobType: "bulk-upload", replicas: 1 },
+    });
+    const service = await waitFor(
+      () => cluster.getJson(["service", "repaired-worker", "-n", "apps"]),
+      { ...WAIT, what: "repaired's Service" },
+    );
     await cluster.kubectl([
       "delete",
       "deployment",
-      "bulk-upload-worker",
+      "repaired-worker",
       "-n",
       "apps",
       "--wait=false",
     ]);
-    await cluster.kubectl([
-      "delete",
-      "service",
-      "job-updates-worker",
-      "-n",
-      "apps",
-      "--wait=false",
-    ]);
+    await cluster.kubectl(["delete", "service", "repaired-worker", "-n", "apps", "--wait=false"]);
     await waitFor(
       async () => {
-        const d = await cluster.getJson(["deployment", "bulk-upload-worker", "-n", "apps"]);
+        const d = await cluster.getJson(["deployment", "repaired-worker", "-n", "apps"]);
         return d && d.metadata.uid !== before.metadata.uid;
       },
       { ...WAIT, what: "the Deployment to come back" },
     );
-    await waitForObject("service", "job-updates-worker", "apps");
-    await cluster.kubectl([
-      "scale",
-      "deployment",
-      "pdf-extraction-worker",
-      "-n",
-      "apps",
-      "--replicas=5",
-    ]);
+    await waitFor(
+      async () => {
+        const again = await cluster.getJson(["service", "repaired-worker", "-n", "apps"]);
+        return again && again.metadata.uid !== service.metadata.uid;
+      },
+      { ...WAIT, what: "the Service to come back" },
+    );
+    await cluster.kubectl(["scale", "deployment", "repaired-worker", "-n", "apps", "--replicas=5"]);
     await waitFor(
       async () =>
-        (await cluster.getJson(["deployment", "pdf-extraction-worker", "-n", "apps"])).spec
-          .replicas === 1,
+        (await cluster.getJson(["deployment", "repaired-worker", "-n", "apps"])).spec.replicas ===
+        1,
       { ...WAIT, what: "replicas to be repaired to 1" },
     );
     await cluster.kubectl([
       "patch",
       "service",
-      "file-upload-worker",
+      "repaired-worker",
       "-n",
       "apps",
       "--type=merge",
@@ -362,9 +406,9 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     ]);
     await waitFor(
       async () =>
-        (await cluster.getJson(["service", "file-upload-worker", "-n", "apps"])).spec.selector[
+        (await cluster.getJson(["service", "repaired-worker", "-n", "apps"])).spec.selector[
           "jobchannel.io/jobchannel"
-        ] === "file-upload",
+        ] === "repaired",
       { ...WAIT, what: "the Service selector to be repaired" },
     );
     const channels = await relayChannels();
@@ -387,6 +431,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       ...WAIT,
       what: "the relay ConfigMap to come back",
     });
+    await deleteJobChannel("repaired");
   });
 
   it("refuses an invalid JobChannel with a readable message", async () => {
@@ -427,12 +472,16 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   });
 
   it("gives a second claim on a channel ChannelConflict, no workers and no relay entry, and hands it over when the owner goes", async () => {
+    await ownJobChannel("claimed", {
+      access: "authenticated",
+      worker: { jobType: "job-updates", replicas: 1 },
+    });
     const manifest = JSON.stringify({
       apiVersion: "jobchannel.io/v1alpha1",
       kind: "JobChannel",
       metadata: { name: "uploads", namespace: "team-b" },
       spec: {
-        channel: "job-updates",
+        channel: "claimed",
         access: "public",
         worker: { jobType: "job-updates", replicas: 1 },
       },
@@ -445,13 +494,13 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       },
       { ...WAIT, what: "ChannelConflict" },
     );
-    assert.match(condition(loser, "Ready")!.message, /apps\/job-updates/);
+    assert.match(condition(loser, "Ready")!.message, /apps\/claimed/);
     assert.equal(condition(loser, "ChannelRegistered")?.status, "False");
     assert.equal(
       await cluster.getJson(["deployment", "uploads-worker", "-n", "team-b"]),
       undefined,
     );
-    const entries = (await relayChannels()).filter((c) => c.name === "job-updates");
+    const entries = (await relayChannels()).filter((c) => c.name === "claimed");
     assert.deepEqual(
       entries.map((c) => c.access),
       ["authenticated"],
@@ -463,9 +512,9 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     );
 
     // Deleting the owner: its children go by garbage collection, the channel passes to the newer claim.
-    await cluster.kubectl(["delete", "jc", "job-updates", "-n", "apps", "--wait=false"]);
-    await waitForObject("deployment", "job-updates-worker", "apps", true);
-    await waitForObject("service", "job-updates-worker", "apps", true);
+    await cluster.kubectl(["delete", "jc", "claimed", "-n", "apps", "--wait=false"]);
+    await waitForObject("deployment", "claimed-worker", "apps", true);
+    await waitForObject("service", "claimed-worker", "apps", true);
     await waitFor(
       async () => {
         const jc = await cluster.getJson(["jc", "uploads", "-n", "team-b"]);
@@ -473,17 +522,20 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       },
       { ...WAIT, what: "the newer claim to take the channel" },
     );
-    assert.equal((await relayChannels()).find((c) => c.name === "job-updates")?.access, "public");
+    assert.equal((await relayChannels()).find((c) => c.name === "claimed")?.access, "public");
     assert.ok(await cluster.getJson(["deployment", "uploads-worker", "-n", "team-b"]));
+    await deleteJobChannel("uploads", "team-b");
   });
 
   it("removes a deleted JobChannel's children and its relay entry", async () => {
-    await cluster.kubectl(["delete", "jc", "pdf-extraction", "-n", "apps", "--wait=false"]);
-    await waitFor(async () => !(await relayChannels()).some((c) => c.name === "pdf-extraction"), {
+    await ownJobChannel("removed", { worker: { jobType: "pdf-extraction", replicas: 1 } });
+    await cluster.kubectl(["delete", "jc", "removed", "-n", "apps", "--wait=false"]);
+    await waitFor(async () => !(await relayChannels()).some((c) => c.name === "removed"), {
       ...WAIT,
       what: "the relay entry to go",
     });
-    await waitForObject("deployment", "pdf-extraction-worker", "apps", true);
+    await waitForObject("deployment", "removed-worker", "apps", true);
+    await waitForObject("service", "removed-worker", "apps", true);
   });
 
   it("exports each JobChannel's desired and available workers and Ready as gauges, and drops them when it is deleted", async () => {
@@ -498,15 +550,16 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       jc.status.workers.availableReplicas,
       condition(jc, "Ready")?.status === "True" ? 1 : 0,
     ];
-    // Three desired since the edit above, none available: no kubelet runs here.
-    const uploads = await waitFor(
+    // Three desired, none available: no kubelet runs here.
+    await ownJobChannel("gauged", { worker: { jobType: "file-upload", replicas: 3 } });
+    const gauged = await waitFor(
       async () => {
-        const jc = await cluster.getJson(["jc", "file-upload", "-n", "apps"]);
-        return isDeepStrictEqual(await gauges("file-upload"), fromStatus(jc)) ? jc : undefined;
+        const jc = await cluster.getJson(["jc", "gauged", "-n", "apps"]);
+        return isDeepStrictEqual(await gauges("gauged"), fromStatus(jc)) ? jc : undefined;
       },
-      { ...WAIT, what: "file-upload's gauges to match its status" },
+      { ...WAIT, what: "gauged's gauges to match its status" },
     );
-    assert.deepEqual(fromStatus(uploads), [3, 0, 0]);
+    assert.deepEqual(fromStatus(gauged), [3, 0, 0]);
 
     // Without spec.worker a registered channel is Ready.
     await applyJobChannel("metered", { access: "public" });
@@ -519,12 +572,13 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
       "True",
     );
 
-    await cluster.kubectl(["delete", "jc", "metered", "-n", "apps"]);
-    await waitFor(async () => (await gauges("metered")).every((value) => value === undefined), {
-      ...WAIT,
-      what: "metered's gauges to go",
-    });
-    assert.deepEqual(await gauges("pdf-extraction"), [undefined, undefined, undefined]);
+    for (const name of ["metered", "gauged"]) {
+      await cluster.kubectl(["delete", "jc", name, "-n", "apps"]);
+      await waitFor(async () => (await gauges(name)).every((value) => value === undefined), {
+        ...WAIT,
+        what: `${name}'s gauges to go`,
+      });
+    }
   });
 
   it("recovers from an API server stop and restart and converges without restarting itself", async () => {
@@ -550,6 +604,7 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
     });
     assert.ok((await operator.metric("jobchannel_operator_watch_restarts_total")) > restartsBefore);
     assert.equal(operator.process.child.exitCode, null);
+    await deleteJobChannel("reports");
   });
 
   it("feeds a relay watching the ConfigMap: a newly applied JobChannel is served without a relay restart", async () => {
@@ -619,11 +674,22 @@ describe("jobchannel-operator against a real control plane", { timeout: 600_000 
   });
 
   it("logs the object key on reconcile lines and stops cleanly on SIGTERM, releasing its Lease", async () => {
-    assert.match(operator.process.logTail(), /"key":"apps\/reports"/);
+    await ownJobChannel("logged", { access: "public" });
+    await waitFor(() => /"key":"apps\/logged"/.test(operator.process.logTail()), {
+      ...WAIT,
+      what: "a reconcile line with the key apps/logged",
+    });
+    await deleteJobChannel("logged");
     await operator.stop();
     assert.equal(operator.process.child.exitCode, 0);
     const lease = await cluster.getJson(["lease", "jobchannel-operator", "-n", OPERATOR_NAMESPACE]);
     assert.equal(lease.spec.holderIdentity ?? "", "");
+    // Tests after this one (in any order) find an operator running and leading again.
+    operator = await startOperator(cluster, { args: OPERATOR_ARGS });
+    await waitFor(async () => (await operator.metric("leader_election_master_status")) === 1, {
+      ...WAIT,
+      what: "the restarted operator to lead",
+    });
   });
 });
 
@@ -695,6 +761,14 @@ describe("jobchannel-operator with JOBCHANNEL_OPERATOR_DEPLOYMENT", { timeout: 3
   });
 
   it("refuses to start with operator_deployment_unreadable when that Deployment cannot be read", async () => {
+    await ownedCluster.kubectl([
+      "delete",
+      "deployment",
+      DEPLOYMENT,
+      "-n",
+      OPERATOR_NAMESPACE,
+      "--ignore-not-found",
+    ]);
     await assert.rejects(startOperator(ownedCluster, { env }), (error: Error) => {
       assert.match(error.message, /operator exited with 1/);
       assert.match(error.message, /"code":"operator_deployment_unreadable"/);
