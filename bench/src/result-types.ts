@@ -89,6 +89,8 @@ export interface BenchResult {
     p99LimitMs: number;
     deliveredFloor: number;
     stormParallel: number;
+    /** The nice value the measured processes ran at (0 when lowering it was not permitted). */
+    nice: number;
   };
   systems: string[];
   /** Scenarios or systems not run, with the reason. */

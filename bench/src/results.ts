@@ -288,6 +288,7 @@ export function renderResults(result: BenchResult): string {
     `  process), the publisher and \`redis-server\` share core ${method.generatorCore}. The machine has 2 cores, so the generator`,
     "  cannot get a core of its own: where generator CPU approaches 100%, the generator, not the server, is the limit,",
     "  and the row says so by its generator CPU %. More generator processes would share the same core and add nothing.",
+    `- Priority: the server, generator, publisher and \`redis-server\` ran at nice ${method.nice}${method.nice < 0 ? ", so that other work on the shared machine takes fewer of their turns on the cores; that work still ran, and the load average below counts it" : " (the default priority)"}.`,
     "- The generator is a hand-rolled WebSocket client (bench/src/raw-client.ts) that reads frames and the `sentAt` in",
     "  each update, answers pings (WebSocket, Engine.IO `2`/`3`, Centrifugo `{}`/`{}`) and nothing else.",
     "- The connections are spread evenly over K channels; updates (about 150 bytes, guide-shaped) go round-robin over",
