@@ -240,7 +240,7 @@ describe("the default-channel admission policy", () => {
     const conditions = policy.spec.matchConditions.map((c: { expression: string }) => c.expression);
     assert.ok(conditions.includes("has(object.spec) && !has(object.spec.channel)"));
     assert.ok(conditions.includes(`object.metadata.name.matches('${at("channel").pattern}')`));
-    assert.equal(policy.spec.failurePolicy, "Fail");
+    assert.equal(policy.spec.failurePolicy, "Ignore");
     assert.deepEqual(policy.spec.mutations, [
       {
         patchType: "ApplyConfiguration",
