@@ -178,7 +178,11 @@ describe("path traversal", () => {
               userId: "u1",
             },
           );
-          judge(posted, [202], `filename ${JSON.stringify(name)}`);
+          judge(
+            { status: posted.status, code: posted.body.error?.code },
+            [202],
+            `filename ${JSON.stringify(name)}`,
+          );
           const updates = await recorder.terminal(posted.body.jobId as string);
           const final = updates.at(-1)!;
           assert.equal(final.status, "completed", JSON.stringify(final));
