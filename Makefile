@@ -43,6 +43,7 @@ test: ## Install what the tests need (packages, Go builds, images) and run every
 	$(PHASE) build $(SUBMAKE) build
 	$(PHASE) lint-dockerfiles $(SUBMAKE) lint-dockerfiles
 	$(PHASE) lint-shell $(SUBMAKE) lint-shell
+	$(PHASE) audit $(SUBMAKE) audit
 	$(PHASE) tests npm test
 
 test-unit: install build ## Run the unit tests only (no servers)
