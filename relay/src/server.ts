@@ -36,6 +36,14 @@ export function createProbeHandler(
   };
 }
 
+/**
+ * Connections the kernel may hold accepted before the relay takes them (listen(2)'s backlog,
+ * capped by net.core.somaxconn). Node's default of 511 overflows when thousands of clients
+ * reconnect at once: the kernel falls back to SYN cookies, and a client whose cookie has gone
+ * stale by the time its handshake is read gets a reset instead of the relay.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Options of {@link startRelayServer}. */
 export interface RelayServerOptions {
   relay: Relay;
@@ -58,7 +66,7 @@ export async function startRelayServer(
   options.relay.attach(server, "/ws");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", reject);
       resolve();
     });

@@ -3,6 +3,7 @@
 // client is subscribed or told 1013, each one then receives every final update, and the relay's
 // memory per connection is printed.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -106,6 +107,32 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/**
+ * Raises this process's soft limit on open files to `needed` (up to the hard limit) with
+ * prlimit(1), before the relay and the storm children are spawned: they inherit it. The relay
+ * holds a socket per client, each child one per client of its share.
+ */
+function raiseFileLimit(needed: number): void {
+  const limits = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(
+    readFileSync("/proc/self/limits", "utf8"),
+  )!;
+  const [soft, hard] = [limits[1]!, limits[2]!].map((v) =>
+    v === "unlimited" ? Infinity : Number(v),
+  ) as [number, number];
+  if (soft >= needed) return;
+  if (hard < needed)
+    throw new Error(
+      `the storm needs ${needed} open files, the hard limit is ${hard}: raise it (ulimit -Hn, or LimitNOFILE)`,
+    );
+  execFileSync("prlimit", [
+    "--pid",
+    String(process.pid),
+    `--nofile=${needed}:${hard === Infinity ? "unlimited" : hard}`,
+  ]);
+  console.log(`# open-file limit raised from ${soft} to ${needed} for the storm`);
+}
+
+raiseFileLimit(CLIENTS + 512);
 const { publisher: redisClient, relay: relayProcess } = processFixture();
 const children: Child[] = [];
 
