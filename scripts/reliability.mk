@@ -39,7 +39,7 @@ reliability: install build tools images ## Run the fault, hostile-input and load
 	JOBCHANNEL_RELIABILITY_PROFILE=full $(RELIABILITY_NODE) scripts/reliability-report.ts || status=1; \
 	exit $$status
 
-soak: install build ## The 30-minute soak: steady publishing with client churn against a real relay, Redis and worker; fails if RSS, event-loop delay or Redis memory grow
+soak: install build ## The 30-minute soak: steady publishing with client churn against a relay process and redis-server; fails if RSS, event-loop delay or Redis memory grow
 	JOBCHANNEL_SOAK_SECONDS=$(SOAK_SECONDS) $(RELIABILITY_NODE) --test --test-reporter=spec \
 	  --test-timeout=$$(( ($(SOAK_SECONDS) + 600) * 1000 )) --disable-warning=ExperimentalWarning \
 	  relay/test/soak.integration.test.ts
