@@ -80,7 +80,8 @@ function judge(answers: Frame[], what: string): void {
       refusal ??= String(f.code);
     } else {
       assert.ok(
-        ["subscribed", "unsubscribed", "heartbeat"].includes(f.type),
+        // A frame that subscribed to a live channel (the canary's) also hears its updates.
+        ["subscribed", "unsubscribed", "heartbeat", "job"].includes(f.type),
         `${what}: unexpected frame ${JSON.stringify(f)}`,
       );
     }
@@ -172,7 +173,7 @@ describe("client frames", () => {
         fc.pre(Buffer.byteLength(text) <= MAX_FRAME_BYTES);
         judge(await answersTo((c) => c.ws.send(text)), text.slice(0, 200));
       }),
-      { seed, numRuns: fuzzRuns(150, 2000) },
+      { seed, numRuns: fuzzRuns(150, 1000) },
     );
     await relay.survived();
   });
@@ -189,7 +190,7 @@ describe("client frames", () => {
         assert.equal(refusal?.code, ErrorCode.Unauthorized);
         tally.refused(ErrorCode.Unauthorized);
       }),
-      { seed, numRuns: fuzzRuns(15, 200) },
+      { seed, numRuns: fuzzRuns(15, 100) },
     );
     assert.equal(({} as Record<string, unknown>).authenticated, undefined);
   });
@@ -204,7 +205,7 @@ describe("client frames", () => {
         );
         tally.refused(ErrorCode.BadRequest);
       }),
-      { seed, numRuns: fuzzRuns(20, 200) },
+      { seed, numRuns: fuzzRuns(20, 100) },
     );
   });
 
@@ -234,7 +235,7 @@ describe("client frames", () => {
         );
         judge(answers, `fragmented ${text.slice(0, 100)}`);
       }),
-      { seed, numRuns: fuzzRuns(30, 300) },
+      { seed, numRuns: fuzzRuns(30, 150) },
     );
   });
 

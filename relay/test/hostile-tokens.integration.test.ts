@@ -285,7 +285,7 @@ describe("tokens at connect", () => {
         if (got === "accepted") tally.accepted();
         else tally.refused(got);
       }),
-      { seed, numRuns: fuzzRuns(80, 1500) },
+      { seed, numRuns: fuzzRuns(80, 1000) },
     );
     await relay.survived();
   });
@@ -325,7 +325,7 @@ describe("tokens in auth frames", () => {
         assert.equal(client.ws.readyState, client.ws.OPEN);
         client.close();
       }),
-      { seed, numRuns: fuzzRuns(40, 500) },
+      { seed, numRuns: fuzzRuns(40, 300) },
     );
   });
 });
