@@ -186,9 +186,19 @@ function targetsTable(result: BenchResult): string[] {
       if (!relay || !other) continue;
       const a = relay.maxSustained?.deliveriesPerSec ?? 0;
       const b = other.maxSustained?.deliveriesPerSec ?? 0;
-      const met = b === 0 ? a > 0 : a / b >= factor;
+      // A peer that sustained no rung has a maximum somewhere below the lowest: no ratio follows.
+      const met =
+        b === 0
+          ? a > 0
+            ? "unknown: the peer sustained no rung"
+            : "no"
+          : a / b >= factor
+            ? "yes"
+            : toppedOut(relay)
+              ? "unknown: the relay reached the top of its ladder"
+              : "no";
       out.push(
-        `| ${scenario.id}: relay ≥ ${factor}x ${peer} at p99 < 50 ms | ${int(a)} vs ${int(b)}${toppedOut(relay) ? " (relay at the top of its ladder)" : ""}${toppedOut(other) ? ` (${peer} at the top of its ladder)` : ""} | ${met ? "yes" : toppedOut(relay) ? "unknown" : "no"} |`,
+        `| ${scenario.id}: relay ≥ ${factor}x ${peer} at p99 < 50 ms | ${int(a)} vs ${int(b)}${b > 0 ? ` (${ratio(a, b)})` : ""} | ${met} |`,
       );
     }
   }

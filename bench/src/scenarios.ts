@@ -12,7 +12,8 @@ export interface Scenario {
   targets: number[];
 }
 
-const LADDER = [25_000, 50_000, 100_000, 150_000, 200_000, 300_000];
+// The lowest rungs matter on a loaded shared machine, where every system may miss 25,000/s.
+const LADDER = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000];
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -37,7 +38,7 @@ export const SCENARIOS: readonly Scenario[] = [
     title: "5,000 clients, 10 channels",
     connections: 5000,
     channels: 10,
-    targets: [25_000, 50_000, 100_000, 150_000, 200_000],
+    targets: [10_000, 25_000, 50_000, 100_000, 150_000, 200_000],
   },
   {
     id: "c5000-k1",
@@ -45,7 +46,7 @@ export const SCENARIOS: readonly Scenario[] = [
     title: "5,000 clients, 1 channel (5,000-recipient broadcast)",
     connections: 5000,
     channels: 1,
-    targets: [25_000, 50_000, 100_000],
+    targets: [5_000, 10_000, 25_000, 50_000, 100_000],
   },
   {
     id: "users1000",
@@ -54,7 +55,7 @@ export const SCENARIOS: readonly Scenario[] = [
     connections: 1000,
     channels: 1,
     users: 1000,
-    targets: [5_000, 10_000, 25_000, 50_000],
+    targets: [2_500, 5_000, 10_000, 25_000, 50_000],
   },
   {
     id: "memory",
