@@ -196,7 +196,7 @@ test("drops each hostile payload under its documented reason, delivers the valid
   const subscriber: TestClient = await relay.open("?channels=pay");
   await subscriber.frame((f) => f.type === "subscribed", "subscribed pay");
   let sentinel = 0;
-  const batches = fuzzRuns(6, 40);
+  const batches = fuzzRuns(6, 30);
   for (let batch = 0; batch < batches; batch++) {
     const before = await dropped();
     const want: Record<Reason, number> = {
