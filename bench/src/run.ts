@@ -548,7 +548,6 @@ if (values.write) {
   mkdirSync(join(benchDir, "plots"), { recursive: true });
   writeFileSync(join(benchDir, "plots", "p99-vs-rate.svg"), plotLatency(result));
   writeFileSync(join(benchDir, "plots", "cpu-per-delivery-vs-rate.svg"), plotCpu(result));
-  writeFileSync(join(benchDir, "results", "latest.json"), JSON.stringify(result, null, 2) + "\n");
   // Formatted as the repository's Prettier settings want, so `npm run lint` stays green.
   // Hand-written earlier measurements after the marker stay as they are.
   const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
@@ -557,6 +556,10 @@ if (values.write) {
     : EARLIER_MARKER + "\n";
   const prettier = await import("prettier");
   const options = (await prettier.resolveConfig(file)) ?? {};
+  writeFileSync(
+    join(benchDir, "results", "latest.json"),
+    await prettier.format(JSON.stringify(result, null, 2), { ...options, parser: "json" }),
+  );
   writeFileSync(
     file,
     await prettier.format(renderResults(result) + "\n" + kept, { ...options, parser: "markdown" }),
