@@ -68,6 +68,38 @@ describe("Hub", () => {
     assert.equal(hub.fanOutToUser("c", "alice", "f"), 0);
   });
 
+  test("keeps a user's other members when one leaves, and forgets the user when the last does", () => {
+    const hub = new Hub<string, Member>();
+    const first = new Member();
+    const second = new Member();
+    const bob = new Member();
+    hub.add("c", first, "alice");
+    hub.add("c", second, "alice");
+    hub.add("c", bob, "bob");
+    assert.equal(hub.remove("c", first, "alice"), true);
+    assert.equal(hub.fanOutToUser("c", "alice", "f1"), 1);
+    assert.deepEqual(second.got, ["f1"]);
+    assert.equal(hub.remove("c", second, "alice"), true);
+    assert.equal(hub.fanOutToUser("c", "alice", "f2"), 0);
+    assert.equal(hub.has("c"), true, "bob is still there");
+    assert.deepEqual([...hub.members("c")], [bob]);
+  });
+
+  test("removes a member even when given another user than the one it was filed under", () => {
+    const hub = new Hub<string, Member>();
+    const a = new Member();
+    hub.add("c", a, "alice");
+    assert.equal(hub.remove("c", a, "bob"), true);
+    assert.equal(hub.has("c"), false);
+  });
+
+  test("answers an unknown channel with no members and no deliveries", () => {
+    const hub = new Hub<string, Member>();
+    assert.equal(hub.fanOut("nobody", "f"), 0);
+    assert.equal(hub.members("nobody").size, 0);
+    assert.equal(hub.remove("nobody", new Member(), undefined), false);
+  });
+
   test("refiles a member under its new user", () => {
     const hub = new Hub<string, Member>();
     const a = new Member();
@@ -75,5 +107,31 @@ describe("Hub", () => {
     hub.refile("c", a, undefined, "alice");
     assert.equal(hub.fanOutToUser("c", "alice", "f"), 1);
     assert.equal(hub.members("c").size, 1);
+    hub.refile("c", a, "alice", "bob");
+    assert.equal(hub.fanOutToUser("c", "alice", "f2"), 0);
+    assert.equal(hub.fanOutToUser("c", "bob", "f3"), 1);
+    assert.deepEqual(a.got, ["f", "f3"]);
+  });
+
+  test("leaves a member in place when its user is unchanged, and adds none that was not there", () => {
+    const hub = new Hub<string, Member>();
+    const order: string[] = [];
+    const named = (name: string): Member =>
+      Object.assign(new Member(), {
+        deliver: () => {
+          order.push(name);
+          return true;
+        },
+      });
+    const a = named("a");
+    const b = named("b");
+    hub.add("c", a, "alice");
+    hub.add("c", b, "alice");
+    hub.refile("c", a, "alice", "alice");
+    hub.fanOut("c", "f");
+    assert.deepEqual(order, ["a", "b"], "not moved behind b, as a remove and add would");
+    hub.refile("elsewhere", a, "alice", "bob");
+    assert.equal(hub.has("elsewhere"), false);
+    assert.equal(hub.fanOutToUser("elsewhere", "bob", "f"), 0);
   });
 });

@@ -50,6 +50,58 @@ describe("SendQueue", () => {
     );
   });
 
+  test("queues a job's update after its terminal one instead of replacing it", () => {
+    const queue = new SendQueue();
+    queue.push(update("a", 1));
+    assert.equal(queue.push(update("a", 2, "completed")), true);
+    assert.equal(queue.push(update("a", 3)), false);
+    assert.equal(queue.push(update("a", 4)), true, "the later progress updates collapse again");
+    assert.deepEqual(
+      drain(queue).map((f) => [f.seq, f.terminal]),
+      [
+        [2, true],
+        [4, false],
+      ],
+    );
+  });
+
+  test("keeps collapsing a job's queued progress when its earlier terminal update is taken", () => {
+    const queue = new SendQueue();
+    queue.push(update("a", 1, "failed"));
+    queue.push(update("a", 2));
+    assert.equal(queue.shift()?.seq, 1);
+    assert.equal(queue.push(update("a", 3)), true);
+    assert.deepEqual(
+      drain(queue).map((f) => f.seq),
+      [3],
+    );
+  });
+
+  test("queues a job's update anew once its queued one was taken", () => {
+    const queue = new SendQueue();
+    queue.push(update("a", 1));
+    queue.push(update("b", 1));
+    assert.equal(queue.shift()?.seq, 1);
+    assert.equal(queue.push(update("a", 2)), false);
+    assert.equal(queue.length, 2);
+    assert.deepEqual(
+      drain(queue).map((f) => [f.jobId, f.seq]),
+      [
+        ["b", 1],
+        ["a", 2],
+      ],
+    );
+  });
+
+  test("collapses by channel and job: the same job id on two channels is two jobs", () => {
+    const queue = new SendQueue();
+    const on = (channel: string, seq: number) =>
+      jobFrame({ jobId: "a", seq, status: "processing", timestamp: 1, channel }, channel);
+    queue.push(on("c1", 1));
+    assert.equal(queue.push(on("c2", 1)), false);
+    assert.equal(queue.length, 2);
+  });
+
   test("never collapses control frames", () => {
     const queue = new SendQueue();
     queue.push(textFrame('{"type":"subscribed","channel":"c","jobs":[]}'));
