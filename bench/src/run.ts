@@ -5,15 +5,7 @@
 // the highest one sustained (>= 95% delivered, p99 < 50 ms). Prints JSON; with --write also
 // bench/RESULTS.md and the SVG plots.
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { arch, cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -24,10 +16,9 @@ import { Redis } from "ioredis";
 import { quantileMs, scrapeBuckets } from "./fanout-histogram.ts";
 import { cpuSeconds, loadAverage, niceOf, rssBytes } from "./proc.ts";
 import { summarizeProfile } from "./profile-summary.ts";
-import { EARLIER_MARKER, renderResults } from "./results.ts";
+import { writeResults } from "./results-file.ts";
 import type { BenchResult, MemoryRun, Run, Step, StormRun } from "./result-types.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
-import { plotCpu, plotLatency } from "./svg.ts";
 import {
   SPECS,
   SYSTEMS,
@@ -544,25 +535,6 @@ deadline.unref();
 const result = await main();
 process.stdout.write(JSON.stringify(result, null, 2) + "\n");
 if (values.write) {
-  const file = join(benchDir, "RESULTS.md");
-  mkdirSync(join(benchDir, "plots"), { recursive: true });
-  writeFileSync(join(benchDir, "plots", "p99-vs-rate.svg"), plotLatency(result));
-  writeFileSync(join(benchDir, "plots", "cpu-per-delivery-vs-rate.svg"), plotCpu(result));
-  // Formatted as the repository's Prettier settings want, so `npm run lint` stays green.
-  // Hand-written earlier measurements after the marker stay as they are.
-  const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const kept = previous.includes(EARLIER_MARKER)
-    ? previous.slice(previous.indexOf(EARLIER_MARKER))
-    : EARLIER_MARKER + "\n";
-  const prettier = await import("prettier");
-  const options = (await prettier.resolveConfig(file)) ?? {};
-  writeFileSync(
-    join(benchDir, "results", "latest.json"),
-    await prettier.format(JSON.stringify(result, null, 2), { ...options, parser: "json" }),
-  );
-  writeFileSync(
-    file,
-    await prettier.format(renderResults(result) + "\n" + kept, { ...options, parser: "markdown" }),
-  );
-  log(`wrote ${file}, bench/plots/*.svg and bench/results/latest.json`);
+  const written = await writeResults(result);
+  log(`wrote ${written.join(", ")}`);
 }
