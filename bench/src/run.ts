@@ -50,7 +50,7 @@ const { values } = parseArgs({
     /** The relay's CPU profile (node --cpu-prof) at this rate on 1,000 clients over 10 channels; 0: none. */
     "profile-rate": { type: "string", default: "100000" },
     /** Scenarios not begun within this budget are skipped (and listed); the run then writes what it has. */
-    "budget-minutes": { type: "string", default: "18" },
+    "budget-minutes": { type: "string", default: "16" },
     /** nice(1) value of the servers, generator, publisher and redis-server (negative: root only). */
     nice: { type: "string", default: "-10" },
     /** Hard stop: kills everything and fails. */
