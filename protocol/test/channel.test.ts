@@ -32,3 +32,11 @@ test("maps channels to Redis pub/sub names and back", () => {
   assert.equal(channelFromRedis("other:file-upload"), undefined);
   assert.equal(channelFromRedis("jobchannel:Bad_Name"), undefined);
 });
+
+test("takes only strings as channel names, and names the type of anything else", () => {
+  assert.equal(isValidChannelName(["uploads"]), false);
+  assert.equal(isValidChannelName({ length: 3 }), false);
+  assert.equal(channelNameProblem(null), "must be a string, got null");
+  assert.equal(channelNameProblem(["uploads"]), "must be a string, got array");
+  assert.equal(channelNameProblem(3), "must be a string, got number");
+});

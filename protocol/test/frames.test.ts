@@ -8,6 +8,7 @@ import {
   parseClientFrame,
   parseServerFrame,
   validateClientFrame,
+  validateServerFrame,
 } from "../src/frames.ts";
 
 describe("client frames", () => {
@@ -145,5 +146,122 @@ describe("heartbeat frames", () => {
     const result = parseServerFrame('{"type":"heartbeat","interval":100,"at":5}');
     assert.ok(result.ok);
     assert.deepEqual(result.value, { type: "heartbeat", interval: 100 });
+  });
+});
+
+describe("refusal messages and bounds", () => {
+  const problem = (result: { ok: boolean; error?: { message: string } }) =>
+    result.ok ? "ok" : result.error!.message;
+  const channels = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
+
+  test("names what is wrong with a client frame", () => {
+    const cases: [unknown, string][] = [
+      [[1], "a frame must be a JSON object, got array"],
+      [null, "a frame must be a JSON object, got null"],
+      ["subscribe", "a frame must be a JSON object, got string"],
+      [{}, "type: is required"],
+      [{ type: 7 }, "type: must be a string, got number"],
+      [
+        { type: "publish" },
+        "type: unknown frame type; expected one of subscribe, unsubscribe, auth",
+      ],
+      [
+        { type: "subscribe", channels: "a" },
+        "channels: must be an array of channel names, got string",
+      ],
+      [{ type: "subscribe", channels: [] }, "channels: must name at least one channel"],
+      [{ type: "subscribe", channels: channels(101) }, "channels: must name at most 100 channels"],
+      [{ type: "auth", token: "" }, "token: must be a non-empty string"],
+      [{ type: "auth", token: "t".repeat(8193) }, "token: must be at most 8192 characters"],
+    ];
+    for (const [value, message] of cases)
+      assert.equal(
+        problem(validateClientFrame(value)),
+        message,
+        JSON.stringify(value).slice(0, 60),
+      );
+  });
+
+  test("accepts a frame at each bound", () => {
+    assert.equal(
+      problem(validateClientFrame({ type: "subscribe", channels: channels(100) })),
+      "ok",
+    );
+    assert.equal(problem(validateClientFrame({ type: "auth", token: "t".repeat(8192) })), "ok");
+  });
+
+  test("names what is wrong with a relay frame, down to the field of a job inside it", () => {
+    const job = { jobId: "a", status: "queued", timestamp: 1 };
+    const cases: [unknown, string][] = [
+      [[], "a frame must be a JSON object, got array"],
+      [{ type: 1 }, "type: must be a string, got number"],
+      [
+        { type: "publish" },
+        "type: unknown frame type; expected one of subscribed, job, unsubscribed, error, heartbeat",
+      ],
+      [{ type: "subscribed", channel: 1, jobs: [] }, "channel: must be a string"],
+      [{ type: "subscribed", channel: "c", jobs: {} }, "jobs: must be an array"],
+      [
+        { type: "subscribed", channel: "c", jobs: [job, { ...job, status: "x" }] },
+        "jobs[1].status: must be one of queued, processing, completed, failed",
+      ],
+      [
+        { type: "subscribed", channel: "c", jobs: [job, 5] },
+        "jobs[1]: a job update must be a JSON object, got number",
+      ],
+      [{ type: "job", job: { ...job, seq: 0 } }, "job.seq: must be an integer of at least 1"],
+      [{ type: "job", job: "x" }, "job: a job update must be a JSON object, got string"],
+      [{ type: "unsubscribed", channel: null }, "channel: must be a string"],
+      [{ type: "error", code: 3 }, "code: must be a string"],
+    ];
+    for (const [value, message] of cases)
+      assert.equal(problem(validateServerFrame(value)), message, JSON.stringify(value));
+  });
+
+  test("fills a missing reason or message with an empty string and keeps a given one", () => {
+    assert.deepEqual(validateServerFrame({ type: "unsubscribed", channel: "c", reason: 5 }), {
+      ok: true,
+      value: { type: "unsubscribed", channel: "c", reason: "" },
+    });
+    assert.deepEqual(validateServerFrame({ type: "unsubscribed", channel: "c", reason: "gone" }), {
+      ok: true,
+      value: { type: "unsubscribed", channel: "c", reason: "gone" },
+    });
+    assert.deepEqual(validateServerFrame({ type: "error", code: "forbidden", message: [] }), {
+      ok: true,
+      value: { type: "error", code: "forbidden", message: "" },
+    });
+    assert.deepEqual(
+      validateServerFrame({ type: "error", code: "forbidden", message: "no", channel: "c" }),
+      {
+        ok: true,
+        value: { type: "error", code: "forbidden", message: "no", channel: "c" },
+      },
+    );
+  });
+
+  test("parses relay frames up to 16 MiB and client frames up to 16 KiB by default", () => {
+    const big = JSON.stringify({ type: "error", code: "x", message: "m".repeat(100_000) });
+    assert.equal(problem(parseServerFrame(big)), "ok");
+    assert.equal(problem(parseServerFrame(big, { maxBytes: 1000 })).startsWith("message is"), true);
+    // Padded with JSON whitespace to an exact size.
+    const client = (bytes: number) => '{"type":"auth","token":"t"}'.padEnd(bytes, " ");
+    assert.equal(client(16384).length, 16384);
+    assert.equal(problem(parseClientFrame(client(16384))), "ok");
+    assert.match(problem(parseClientFrame(client(16385))), /^message is 16385 bytes/);
+  });
+
+  test("builds error frames with the channel only when given", () => {
+    assert.deepEqual(errorFrame("forbidden", "no"), {
+      type: "error",
+      code: "forbidden",
+      message: "no",
+    });
+    assert.deepEqual(errorFrame("forbidden", "no", "c"), {
+      type: "error",
+      code: "forbidden",
+      message: "no",
+      channel: "c",
+    });
   });
 });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseJobUpdate, validateJobUpdate, type JobUpdate } from "../src/job-update.ts";
-import { isTerminalStatus } from "../src/job-update.ts";
+import { isJobStatus, isTerminalStatus } from "../src/job-update.ts";
 
 const base = { jobId: "job-1", status: "processing", progress: 50, timestamp: 1764108000000 };
 
@@ -149,5 +149,57 @@ describe("parseJobUpdate", () => {
   test("accepts huge strings within the limit", () => {
     const text = JSON.stringify({ ...base, jobId: "j", blob: "y".repeat(60_000) });
     assert.ok(parseJobUpdate(text).ok);
+  });
+});
+
+describe("validateJobUpdate's messages and bounds", () => {
+  const message = (value: unknown) => {
+    const result = validateJobUpdate(value);
+    return result.ok ? "ok" : result.error.message;
+  };
+
+  test("names each problem as a person can act on it", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ jobId: 42 }, "jobId: must be a string, got number"],
+      [{ jobId: "x".repeat(129) }, "jobId: must be 1-128 characters, got 129"],
+      [{ status: "running" }, "status: must be one of queued, processing, completed, failed"],
+      [{ status: 3 }, "status: must be one of queued, processing, completed, failed"],
+      [{ timestamp: -1 }, "timestamp: must be a non-negative integer of Unix milliseconds"],
+      [{ timestamp: "1" }, "timestamp: must be a non-negative integer of Unix milliseconds"],
+      [{ timestamp: 2 ** 53 }, "timestamp: must be a non-negative integer of Unix milliseconds"],
+      [{ progress: "5" }, "progress: must be a number, got string"],
+      [{ progress: Number.POSITIVE_INFINITY }, "progress: must be a number, got number"],
+      [{ progress: 101 }, "progress: must be between 0 and 100, got 101"],
+      [{ userId: null }, "userId: must be a string, got null"],
+      [{ userId: "u".repeat(257) }, "userId: must be 1-256 characters"],
+      [{ userId: "" }, "userId: must be 1-256 characters"],
+      [{ seq: 0 }, "seq: must be an integer of at least 1"],
+      [{ seq: "2" }, "seq: must be an integer of at least 1"],
+      [{ seq: 2 ** 53 }, "seq: must be an integer of at least 1"],
+      [{ error: ["x"] }, "error: must be a string, got array"],
+      [{ channel: 5 }, "channel: must be a string, got number"],
+    ];
+    for (const [fields, expected] of cases)
+      assert.equal(message({ ...base, ...fields }), expected, JSON.stringify(fields).slice(0, 60));
+  });
+
+  test("accepts every field at its bound", () => {
+    for (const fields of [
+      { timestamp: 0 },
+      { progress: 0 },
+      { progress: 100 },
+      { seq: 1 },
+      { seq: Number.MAX_SAFE_INTEGER },
+      { userId: "u" },
+      { userId: "u".repeat(256) },
+      { jobId: "j" },
+    ])
+      assert.equal(message({ ...base, ...fields }), "ok", JSON.stringify(fields));
+  });
+
+  test("takes only the listed statuses, and only as strings", () => {
+    assert.equal(isJobStatus("queued"), true);
+    assert.equal(isJobStatus(["queued"]), false);
+    assert.equal(isJobStatus("Queued"), false);
   });
 });
