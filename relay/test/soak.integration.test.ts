@@ -5,6 +5,7 @@
 // flat, and every final update must reach every steady subscriber.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { RedisJobStore, type History } from "@jobchannel/state";
 import { recordFaults, waitFor } from "@jobchannel/testkit";
@@ -113,7 +114,19 @@ interface Sample {
   connections: number;
 }
 
-const { publisher: redis, relay: relayProcess } = processFixture();
+const GC_ON_SIGNAL = fileURLToPath(new URL("./helpers/gc-on-signal.ts", import.meta.url));
+// The relay runs a full collection on SIGUSR2 before each sample: RSS between collections is a
+// sawtooth of minutes (about 100 to 145 MiB here), which a slope over a short window would read
+// as growth or shrinkage depending on where the window cuts it.
+const { publisher: redis, relay: relayProcess } = processFixture({
+  NODE_OPTIONS: `--expose-gc --import=${GC_ON_SIGNAL}`,
+});
+
+/** Runs a full collection in the relay and waits until it has answered a request since. */
+async function collected(relay: ReturnType<typeof relayProcess>): Promise<void> {
+  process.kill(relay.process.child.pid!, "SIGUSR2");
+  await fetch(`${relay.http}/healthz`);
+}
 
 test(`a ${SECONDS} s soak at ${RATE} updates/s with client churn keeps the relay's RSS and event-loop delay and Redis memory flat, and loses no final update`, async () => {
   const relay = relayProcess();
@@ -186,7 +199,10 @@ test(`a ${SECONDS} s soak at ${RATE} updates/s with client churn keeps the relay
   const samples: Sample[] = [];
   while (Date.now() - startedAt < SECONDS * 1000) {
     await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    // Every interval's event-loop delay holds one forced collection (the previous sample's): it
+    // raises the level alike in each, not the slope.
     const metrics = await relay.metrics();
+    await collected(relay);
     const memory = await redis().info("memory");
     samples.push({
       t: (Date.now() - startedAt) / 60_000,
