@@ -1,11 +1,20 @@
 // Tests of the error-code table against docs/errors.md, and of the ProtocolError shape.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { ERROR_CODES, ErrorCode, ProtocolError, badRequest } from "../src/errors.ts";
 
-const doc = readFileSync(join(import.meta.dirname, "../../docs/errors.md"), "utf8");
+/** docs/errors.md of the checkout, found upwards (the tests may run from a copy of protocol/ inside it). */
+function errorsDoc(): string {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, "docs", "errors.md");
+    if (existsSync(file)) return readFileSync(file, "utf8");
+  }
+  throw new Error("docs/errors.md not found above the test");
+}
+
+const doc = errorsDoc();
 
 test("lists every error code once, each with the description docs/errors.md opens its row with", () => {
   assert.deepEqual(
