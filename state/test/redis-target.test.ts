@@ -7,7 +7,10 @@ import {
   RedisTargetError,
   channelKeys,
   channelOfShardedPubsub,
+  clusterTargetFromNodes,
+  isClusterUrl,
   keySlot,
+  nodeOptions,
   parseRedisTarget,
   shardedPubsubChannel,
 } from "../src/index.ts";
@@ -78,5 +81,108 @@ describe("cluster key layout", () => {
       PUBLISH_UPDATE_SHARDED.lua,
       PUBLISH_UPDATE.lua.replace('redis.call("PUBLISH"', 'redis.call("SPUBLISH"'),
     );
+  });
+});
+
+describe("cluster targets in detail", () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+      return "no error";
+    } catch (e) {
+      assert.ok(e instanceof RedisTargetError);
+      assert.equal(e.name, "RedisTargetError");
+      return e.message;
+    }
+  };
+
+  test("takes ports 1 to 65535, trims spaces, and names a bad node", () => {
+    assert.deepEqual(parseRedisTarget("redis+cluster://a:1, b:65535 ,,").mode, "cluster");
+    assert.deepEqual(
+      (parseRedisTarget("redis+cluster://a:1, b:65535 ,,") as { nodes: unknown }).nodes,
+      [
+        { host: "a", port: 1 },
+        { host: "b", port: 65535 },
+      ],
+    );
+    assert.equal(
+      message(() => parseRedisTarget("redis+cluster://a:0")),
+      'cluster nodes must be host:port, got "a:0"',
+    );
+    assert.equal(
+      message(() => parseRedisTarget("redis+cluster://a:65536")),
+      'cluster nodes must be host:port, got "a:65536"',
+    );
+    assert.equal(
+      message(() => parseRedisTarget("redis+cluster://a:7000:1")),
+      'cluster nodes must be host:port, got "a:7000:1"',
+    );
+    assert.equal(
+      message(() => parseRedisTarget("redis+cluster:// , ")),
+      "a cluster URL needs at least one host:port",
+    );
+    assert.equal(
+      message(() => parseRedisTarget("redis+cluster:/a:1")),
+      "no error",
+    );
+    assert.equal(parseRedisTarget("redis+cluster:/a:1").mode, "single", "needs the //");
+  });
+
+  test("reads a password alone, a user alone, and drops a path", () => {
+    assert.deepEqual(parseRedisTarget("redis+cluster://pw@a:7000/0"), {
+      mode: "cluster",
+      nodes: [{ host: "a", port: 7000 }],
+      password: "pw",
+      tls: false,
+    });
+    assert.deepEqual(parseRedisTarget("redis+cluster://user:@a:7000"), {
+      mode: "cluster",
+      nodes: [{ host: "a", port: 7000 }],
+      username: "user",
+      tls: false,
+    });
+    assert.deepEqual(parseRedisTarget("redis+cluster://@a:7000"), {
+      mode: "cluster",
+      nodes: [{ host: "a", port: 7000 }],
+      tls: false,
+    });
+    assert.equal(isClusterUrl("rediss+cluster://a:1"), true);
+    assert.equal(isClusterUrl("redis://a:1"), false);
+    assert.equal(isClusterUrl("xredis+cluster://a:1"), false);
+  });
+
+  test("builds a target from a node list, with credentials only when given", () => {
+    assert.deepEqual(clusterTargetFromNodes("a:7000,b:7001"), {
+      mode: "cluster",
+      nodes: [
+        { host: "a", port: 7000 },
+        { host: "b", port: 7001 },
+      ],
+      tls: false,
+    });
+    assert.deepEqual(
+      clusterTargetFromNodes("a:7000", { username: "u", password: "p", tls: true }),
+      {
+        mode: "cluster",
+        nodes: [{ host: "a", port: 7000 }],
+        username: "u",
+        password: "p",
+        tls: true,
+      },
+    );
+    assert.equal(
+      message(() => clusterTargetFromNodes(" , ")),
+      "at least one host:port is needed",
+    );
+  });
+
+  test("gives each node client the credentials and TLS of the target, and nothing else", () => {
+    const bare = clusterTargetFromNodes("a:7000") as Parameters<typeof nodeOptions>[0];
+    assert.deepEqual(nodeOptions(bare), {});
+    assert.deepEqual(nodeOptions({ ...bare, username: "u", password: "p", tls: true }), {
+      username: "u",
+      password: "p",
+      tls: {},
+    });
   });
 });

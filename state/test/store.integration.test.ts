@@ -90,6 +90,44 @@ for (const backend of backends) {
       await store.close();
     });
 
+    test("publishes guarded only where the guard allows, and answers a refusal with the stored state", async () => {
+      const { store } = await backend.make();
+      const channel = freshChannel();
+      const first = await store.publishGuarded(
+        channel,
+        { jobId: "a", status: "queued" },
+        history,
+        "absent",
+      );
+      assert.ok("update" in first, "absent and nothing stored: published");
+      const again = await store.publishGuarded(
+        channel,
+        { jobId: "a", status: "processing" },
+        history,
+        "absent",
+      );
+      assert.deepEqual("refused" in again ? again.refused : again, first.update);
+      const open = await store.publishGuarded(
+        channel,
+        { jobId: "a", status: "completed" },
+        history,
+        "open",
+      );
+      assert.ok(
+        "update" in open && open.update.seq! > first.update.seq!,
+        "open and running: published",
+      );
+      const late = await store.publishGuarded(
+        channel,
+        { jobId: "a", status: "processing" },
+        history,
+        "open",
+      );
+      assert.equal("refused" in late ? late.refused.status : "published", "completed");
+      assert.equal((await store.get(channel, "a"))?.status, "completed");
+      await store.close();
+    });
+
     test("keeps custom fields byte for byte", async () => {
       const { store } = await backend.make();
       const channel = freshChannel();

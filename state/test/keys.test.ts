@@ -1,0 +1,71 @@
+// The key layout, the retention arithmetic and the coded errors of the job-state store.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  DEFAULT_HISTORY,
+  ERROR_CODES,
+  StateError,
+  StateErrorCode,
+  channelKeys,
+  channelOfShardedPubsub,
+  pubsubPattern,
+  retainedSince,
+  shardedPubsubChannel,
+} from "../src/index.ts";
+
+describe("keys", () => {
+  test("names every key of a channel under its hash tag, with the default or a given prefix", () => {
+    assert.deepEqual(channelKeys("file-upload"), {
+      state: "jobchannel:{file-upload}:state",
+      counter: "jobchannel:{file-upload}:counter",
+      index: "jobchannel:{file-upload}:index",
+      done: "jobchannel:{file-upload}:done",
+      pubsub: "jobchannel:file-upload",
+    });
+    assert.deepEqual(channelKeys("a", "jc:"), {
+      state: "jc:{a}:state",
+      counter: "jc:{a}:counter",
+      index: "jc:{a}:index",
+      done: "jc:{a}:done",
+      pubsub: "jc:a",
+    });
+    assert.equal(pubsubPattern(), "jobchannel:*");
+    assert.equal(pubsubPattern("jc:"), "jc:*");
+    assert.equal(shardedPubsubChannel("a", "jc:"), "jc:{a}");
+  });
+
+  test("reads a channel back from a sharded pub/sub name only when it is one", () => {
+    assert.equal(channelOfShardedPubsub("jobchannel:{a}"), "a");
+    assert.equal(channelOfShardedPubsub("jc:{a}", "jc:"), "a");
+    assert.equal(channelOfShardedPubsub("jobchannel:{"), undefined);
+    assert.equal(channelOfShardedPubsub("jobchannel:"), undefined);
+    assert.equal(channelOfShardedPubsub("jobchannel:{a"), undefined);
+    assert.equal(channelOfShardedPubsub("jobchannel:a}"), undefined);
+    assert.equal(channelOfShardedPubsub("jc:{a}"), undefined);
+  });
+});
+
+describe("history", () => {
+  test("keeps what is newer than ttlSeconds, and everything when ttlSeconds is 0", () => {
+    assert.equal(retainedSince({ maxJobs: 1, ttlSeconds: 10 }, 100_000), 90_000);
+    assert.equal(retainedSince({ maxJobs: 1, ttlSeconds: 0 }, 100_000), 0);
+    assert.equal(retainedSince({ maxJobs: 1, ttlSeconds: -5 }, 100_000), 0);
+    assert.deepEqual(DEFAULT_HISTORY, { maxJobs: 1000, ttlSeconds: 86400 });
+    assert.ok(Object.isFrozen(DEFAULT_HISTORY));
+  });
+});
+
+describe("errors", () => {
+  test("lists its codes with descriptions, and makes errors that carry code and field", () => {
+    assert.deepEqual(
+      ERROR_CODES.map((e) => e.code),
+      ["invalid_update", "invalid_channel"],
+    );
+    for (const { description } of ERROR_CODES) assert.match(description, /nothing was written\.$/);
+    const e = new StateError(StateErrorCode.InvalidChannel, "bad name", "channel");
+    assert.equal(e.name, "StateError");
+    assert.equal(e.message, "bad name");
+    assert.deepEqual([e.code, e.field], ["invalid_channel", "channel"]);
+    assert.equal(new StateError(StateErrorCode.InvalidUpdate, "x").field, "");
+  });
+});
