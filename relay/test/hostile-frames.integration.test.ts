@@ -5,9 +5,16 @@
 import assert from "node:assert/strict";
 import { isUtf8 } from "node:buffer";
 import { connect as tcpConnect, type Socket } from "node:net";
-import { after, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { ErrorCode } from "@jobchannel/protocol";
-import { fuzzRuns, fuzzSeed, recordHostile, RefusalTally, waitFor } from "@jobchannel/testkit";
+import {
+  fuzzRuns,
+  fuzzSeed,
+  recordHostile,
+  RefusalTally,
+  reliabilityProfile,
+  waitFor,
+} from "@jobchannel/testkit";
 import fc from "fast-check";
 import { type Frame, type TestClient } from "./helpers/client.ts";
 import { hostileRelayFixture } from "./helpers/hostile-relay.ts";
@@ -30,7 +37,26 @@ const tally = new RefusalTally();
 const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 const sockets: Socket[] = [];
 
+/**
+ * In the full profile, upgrades that trickle their headers without end, started with the file so
+ * that Node's 60 s headersTimeout passes while the other cases run: each answer, once it closes.
+ */
+const FULL = reliabilityProfile() === "full";
+let endless: Promise<string>[] = [];
+let endlessDrip: NodeJS.Timeout | undefined;
+before(async () => {
+  if (!FULL) return;
+  await waitFor(() => relay.relay(), { what: "the relay process", timeoutMs: 30_000 });
+  const slow = await Promise.all(Array.from({ length: 5 }, () => rawConnection()));
+  endless = slow.map(answerOf);
+  for (const s of slow) s.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+  endlessDrip = setInterval(() => {
+    for (const s of slow) if (!s.destroyed) s.write("a");
+  }, 1000);
+});
+
 after(() => {
+  clearInterval(endlessDrip);
   for (const s of sockets) s.destroy();
   recordHostile({
     surface: "relay: client frames",
@@ -311,6 +337,15 @@ function rawConnection(): Promise<Socket> {
   });
 }
 
+/** Everything the relay writes to a raw connection until it closes. */
+function answerOf(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = "";
+    socket.on("data", (d: Buffer) => (answer += d.toString("latin1")));
+    socket.once("close", () => resolve(answer));
+  });
+}
+
 const UPGRADE = [
   "GET /ws HTTP/1.1",
   "Host: 127.0.0.1",
@@ -351,14 +386,7 @@ describe("connections", () => {
 
   test("keeps serving while slowloris upgrades trickle their headers, and answers each 400 when it gives up", async () => {
     const slow = await Promise.all(Array.from({ length: 20 }, () => rawConnection()));
-    const closed = slow.map(
-      (s) =>
-        new Promise<string>((resolve) => {
-          let answer = "";
-          s.on("data", (d) => (answer += d.toString("latin1")));
-          s.once("close", () => resolve(answer));
-        }),
-    );
+    const closed = slow.map(answerOf);
     let sent = 0;
     const drip = setInterval(() => {
       for (const s of slow) if (!s.destroyed) s.write(UPGRADE[sent % (UPGRADE.length - 4)]!);
@@ -384,4 +412,23 @@ describe("connections", () => {
       tally.refused(status);
     }
   });
+
+  test(
+    "answers upgrades whose headers never finish with 408 once Node's 60 s headersTimeout passes",
+    { skip: FULL ? false : "full profile only: it waits 60 to 90 s" },
+    async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const answers = await Promise.race([
+        Promise.all(endless),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer in 150 s")), 150_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      for (const answer of answers) {
+        assert.match(answer, /^HTTP\/1\.1 408 /, JSON.stringify(answer));
+        tally.refused(408);
+      }
+      await relay.survived();
+    },
+  );
 });
