@@ -4,10 +4,12 @@ import { describe, test } from "node:test";
 import {
   DEFAULT_HISTORY,
   ERROR_CODES,
+  MemoryBus,
   StateError,
   StateErrorCode,
   channelKeys,
   channelOfShardedPubsub,
+  keySlot,
   pubsubPattern,
   retainedSince,
   shardedPubsubChannel,
@@ -42,6 +44,45 @@ describe("keys", () => {
     assert.equal(channelOfShardedPubsub("jobchannel:{a"), undefined);
     assert.equal(channelOfShardedPubsub("jobchannel:a}"), undefined);
     assert.equal(channelOfShardedPubsub("jc:{a}"), undefined);
+  });
+});
+
+describe("keySlot", () => {
+  /** CRC16-XMODEM bit by bit: an oracle independent of the table keySlot uses. */
+  const crc16 = (text: string): number => {
+    let crc = 0;
+    for (const byte of Buffer.from(text)) {
+      crc ^= byte << 8;
+      for (let bit = 0; bit < 8; bit++)
+        crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc % 16384;
+  };
+
+  test("hashes the first non-empty {tag}, else the whole key, as Redis Cluster does", () => {
+    const cases: [string, string][] = [
+      ["a{}b", "a{}b"],
+      ["a}b{c", "a}b{c"],
+      ["ab}c", "ab}c"],
+      ["x{y}z", "y"],
+      ["{}{y}", "{}{y}"],
+      ["{user1000}.following", "user1000"],
+      ["é{ü}", "ü"],
+      ["plain", "plain"],
+    ];
+    for (const [key, hashed] of cases) assert.equal(keySlot(key), crc16(hashed), key);
+  });
+});
+
+describe("MemoryBus", () => {
+  test("delivers to each listener until it unsubscribes, and counts the receivers", () => {
+    const bus = new MemoryBus();
+    const got: string[] = [];
+    const off = bus.subscribe((channel, payload) => got.push(`${channel}=${payload}`));
+    assert.equal(bus.publish("jobchannel:a", "1"), 1);
+    off();
+    assert.equal(bus.publish("jobchannel:a", "2"), 0);
+    assert.deepEqual(got, ["jobchannel:a=1"]);
   });
 });
 
