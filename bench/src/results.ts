@@ -1,5 +1,5 @@
 // Renders a run (result-types.ts) as the generated part of bench/RESULTS.md: method, one table per
-// scenario with the relay's ratio to each peer, the issue-15 targets as measured, and the ladders.
+// scenario with the relay's ratio to each peer, the targets as measured, and the ladders.
 import type { BenchResult, Run, Step } from "./result-types.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
@@ -170,7 +170,7 @@ function histogramTable(result: BenchResult): string[] {
 function targetsTable(result: BenchResult): string[] {
   const out = [
     "",
-    "### Issue 15's targets, as measured in this run",
+    "### The targets, as measured in this run",
     "",
     ...(result.machine.loadAverageBefore[0]! > 2
       ? [
@@ -301,7 +301,7 @@ export function renderResults(result: BenchResult): string {
     "    published with `@socket.io/redis-emitter` (bench/src/socketio-server.ts);",
     "  - `centrifugo`: Centrifugo built from its Go module (bench/scripts/build-centrifugo.sh), Redis engine,",
     "    `GOMAXPROCS=1`, JSON client protocol; updates published through its HTTP API (`/api/batch`, one request per",
-    "    2 ms tick of the publisher), which the issue expects to cost Centrifugo's core more than a Redis `PUBLISH`",
+    "    2 ms tick of the publisher), which is expected to cost Centrifugo's core more than a Redis `PUBLISH`",
     "    costs the others (not measured apart here).",
     `- The server under test runs pinned to core ${method.serverCore} (\`taskset\`); the load generator (one clients`,
     `  process), the publisher and \`redis-server\` share core ${method.generatorCore}. The machine has 2 cores, so the generator`,
