@@ -29,11 +29,13 @@ const SEED = Number(process.env.JOBCHANNEL_SOAK_SEED ?? Date.now() % 2 ** 31);
 
 /**
  * How much a series may grow over the fitted window (slope x window) and still count as flat:
- * the larger of an absolute floor and a share of its mean.
+ * the larger of an absolute floor and a share of its mean. The event-loop delay's bound is the
+ * widest: in make test other suites share the cores, and their load comes and goes within the
+ * window, while a delay that grows with the relay's own state keeps growing over a long soak.
  */
 const FLAT = {
   rssMiB: { floor: 16, share: 0.1 },
-  loopP99Ms: { floor: 10, share: 0.5 },
+  loopP99Ms: { floor: 20, share: 1 },
   redisMiB: { floor: 0.5, share: 0.1 },
 } as const;
 
