@@ -39,6 +39,11 @@ describe("utf8ByteLength", () => {
       "\udc00",
       "\udfff\ud800",
       "\ud800\ud800\udc00",
+      "\ud800€",
+      "\ud800\ud800",
+      "€\udc00",
+      "\ue000\udc00",
+      "\udc00\udc00",
       "mixed ß € 😀 text",
     ];
     for (const text of samples)
