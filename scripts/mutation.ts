@@ -70,6 +70,11 @@ export function score(c: Counts): number {
   return valid === 0 ? 100 : (100 * detected) / valid;
 }
 
+/** Stryker's own score: killed and timed-out mutants over all valid ones, equivalent or not. */
+export function rawScore(c: Counts): number {
+  return score({ ...c, equivalent: 0 });
+}
+
 /** Whether a survivor is the equivalent mutant an entry describes. */
 function matches(e: Equivalent, s: Omit<Survivor, "reason">): boolean {
   return (
@@ -140,17 +145,17 @@ export function render(
   context: { date: string; node: string; stryker: string },
 ): string {
   const lines = [
-    `Measured ${context.date} by \`make mutation\` (StrykerJS ${context.stryker}, TAP runner driving \`node --test\` on Node ${context.node}, concurrency 1, \`perTest\` coverage). Score = (killed + timeout) / (mutants - equivalent); mutants listed below as equivalent are left out of the score, mutants left unkilled and not judged equivalent count against it. Target: 80 % per package.`,
+    `Measured ${context.date} by \`make mutation\` (StrykerJS ${context.stryker}, TAP runner driving \`node --test\` on Node ${context.node}, concurrency 1, \`perTest\` coverage). "Stryker score" = (killed + timeout) / mutants, as Stryker reports it; "score" = (killed + timeout) / (mutants - equivalent): the mutants listed below as equivalent are left out of it, every other unkilled mutant counts against it. Target: 80 % per package.`,
     "",
-    "| package / module | mutants | killed | survived | timeout | no coverage | equivalent | score |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| package / module | mutants | killed | survived | timeout | no coverage | equivalent | Stryker score | score |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const { pkg, modules } of results) {
     const total = empty();
     for (const c of modules.values()) add(total, c);
     const row = (name: string, c: Counts, bold: boolean) => {
       const b = (s: string | number) => (bold ? `**${s}**` : String(s));
-      return `| ${b(name)} | ${b(c.mutants)} | ${b(c.killed)} | ${b(c.survived)} | ${b(c.timeout)} | ${b(c.noCoverage)} | ${b(c.equivalent)} | ${b(pct(score(c)))} |`;
+      return `| ${b(name)} | ${b(c.mutants)} | ${b(c.killed)} | ${b(c.survived)} | ${b(c.timeout)} | ${b(c.noCoverage)} | ${b(c.equivalent)} | ${b(pct(rawScore(c)))} | ${b(pct(score(c)))} |`;
     };
     lines.push(row(pkg, total, true));
     for (const [name, c] of modules) lines.push(row(name, c, false));

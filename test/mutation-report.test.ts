@@ -71,9 +71,9 @@ describe("the mutation report", () => {
     });
     assert.match(
       text,
-      /\| \*\*pkg\*\* \| \*\*6\*\* \| \*\*2\*\* \| \*\*2\*\* \| \*\*1\*\* \| \*\*1\*\* \| \*\*1\*\* \| \*\*60\.0 %\*\* \|/,
+      /\| \*\*pkg\*\* \| \*\*6\*\* \| \*\*2\*\* \| \*\*2\*\* \| \*\*1\*\* \| \*\*1\*\* \| \*\*1\*\* \| \*\*50\.0 %\*\* \| \*\*60\.0 %\*\* \|/,
     );
-    assert.match(text, /\| pkg\/src\/b\.ts \| 3 \| 1 \| 1 \| 1 \| 0 \| 0 \| 66\.7 % \|/);
+    assert.match(text, /\| pkg\/src\/b\.ts \| 3 \| 1 \| 1 \| 1 \| 0 \| 0 \| 66\.7 % \| 66\.7 % \|/);
     assert.match(
       text,
       /Equivalent mutants \(1\)[^\n]*\n\n- `pkg\/src\/a\.ts:4` EqualityOperator → `true`: same/,
