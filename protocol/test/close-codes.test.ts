@@ -31,19 +31,16 @@ test("describes each code and marks whether it reconnects", () => {
 });
 
 test("gives each code the meaning of the contract's table", () => {
-  assert.deepEqual(
-    Object.fromEntries(CLOSE_CODES.map((c) => [c.code, c.description])),
-    {
-      1001: "relay shutting down (drain)",
-      1011: "internal error",
-      1013: "overloaded, try later",
-      4000: "slow consumer",
-      4001: "token expired: refresh, then reconnect",
-      4002: "heartbeat timeout",
-      4400: "protocol violation",
-      4401: "unauthorized",
-      4403: "forbidden",
-      4413: "frame too large",
-    },
-  );
+  assert.deepEqual(Object.fromEntries(CLOSE_CODES.map((c) => [c.code, c.description])), {
+    1001: "relay shutting down (drain)",
+    1011: "internal error",
+    1013: "overloaded, try later",
+    4000: "slow consumer",
+    4001: "token expired: refresh, then reconnect",
+    4002: "heartbeat timeout",
+    4400: "protocol violation",
+    4401: "unauthorized",
+    4403: "forbidden",
+    4413: "frame too large",
+  });
 });
