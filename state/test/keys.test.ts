@@ -9,6 +9,7 @@ import {
   StateErrorCode,
   channelKeys,
   channelOfShardedPubsub,
+  decodeStates,
   keySlot,
   pubsubPattern,
   retainedSince,
@@ -108,5 +109,24 @@ describe("errors", () => {
     assert.equal(e.message, "bad name");
     assert.deepEqual([e.code, e.field], ["invalid_channel", "channel"]);
     assert.equal(new StateError(StateErrorCode.InvalidUpdate, "x").field, "");
+  });
+});
+
+describe("channelOfShardedPubsub, at the edges", () => {
+  test("reads only names that start with the prefix, and an empty hash tag as the empty name", () => {
+    assert.equal(channelOfShardedPubsub("jobchannelX{a}"), undefined);
+    assert.equal(channelOfShardedPubsub("jc:{a}", "jc:"), "a");
+    assert.equal(channelOfShardedPubsub("xx:{a}", "jc:"), undefined);
+    assert.equal(channelOfShardedPubsub("jobchannel:{}"), "");
+  });
+});
+
+describe("decodeStates", () => {
+  test("keeps valid updates and skips missing, corrupt and invalid ones", () => {
+    const valid = { jobId: "a", status: "queued", timestamp: 1, seq: 2 };
+    assert.deepEqual(
+      decodeStates([null, "not json", '{"jobId":"b"}', JSON.stringify(valid), "null"]),
+      [valid],
+    );
   });
 });

@@ -1,6 +1,7 @@
 // Cluster mode's parsing and key layout: redis+cluster:// URLs, hash slots, sharded channel names.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { Cluster, Redis } from "ioredis";
 import {
   PUBLISH_UPDATE,
   PUBLISH_UPDATE_SHARDED,
@@ -8,12 +9,14 @@ import {
   channelKeys,
   channelOfShardedPubsub,
   clusterTargetFromNodes,
+  createRedisClient,
   isClusterUrl,
   keySlot,
   nodeOptions,
   parseRedisTarget,
   shardedPubsubChannel,
 } from "../src/index.ts";
+import { PUBLISH_GUARDED, PUBLISH_GUARDED_SHARDED } from "../src/scripts.ts";
 
 describe("parseRedisTarget", () => {
   test("keeps a redis:// URL as one server", () => {
@@ -184,5 +187,94 @@ describe("cluster targets in detail", () => {
       password: "p",
       tls: {},
     });
+  });
+});
+
+describe("parseRedisTarget, beyond the basics", () => {
+  test("reads a URL without credentials as nodes only, with multi-character host names", () => {
+    assert.deepEqual(parseRedisTarget("redis+cluster://redis-a:7000,10.0.0.2:7001"), {
+      mode: "cluster",
+      nodes: [
+        { host: "redis-a", port: 7000 },
+        { host: "10.0.0.2", port: 7001 },
+      ],
+      tls: false,
+    });
+  });
+
+  test("reads a password given without a user name", () => {
+    assert.deepEqual(parseRedisTarget("rediss+cluster://:p%3Aw@a:7000"), {
+      mode: "cluster",
+      nodes: [{ host: "a", port: 7000 }],
+      password: "p:w",
+      tls: true,
+    });
+  });
+
+  test("drops a path after the nodes, and refuses one broken by a line break", () => {
+    assert.deepEqual(parseRedisTarget("redis+cluster://a:7000/10").nodes, [
+      { host: "a", port: 7000 },
+    ]);
+    assert.throws(() => parseRedisTarget("redis+cluster://a:7000/0\n,b:7001"), RedisTargetError);
+  });
+
+  test("quotes the offending node without its surrounding spaces", () => {
+    assert.throws(() => clusterTargetFromNodes("a:7000, nope "), {
+      name: "RedisTargetError",
+      message: 'cluster nodes must be host:port, got "nope"',
+    });
+  });
+});
+
+describe("createRedisClient", () => {
+  test("makes a Redis client for one server, with the options given", () => {
+    const client = createRedisClient(
+      { mode: "single", url: "redis://127.0.0.1:1/0" },
+      { lazyConnect: true, connectionName: "one" },
+    );
+    try {
+      assert.ok(client instanceof Redis);
+      assert.equal(client.options.connectionName, "one");
+      assert.equal(client.options.port, 1);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  test("makes a Cluster client from the seed nodes, with node and cluster options", () => {
+    const target = parseRedisTarget("rediss+cluster://app:pw@a:7000,b:7001");
+    assert.equal(target.mode, "cluster");
+    if (target.mode !== "cluster") return;
+    const client = createRedisClient(
+      target,
+      { connectionName: "node" },
+      { lazyConnect: true, scaleReads: "slave" },
+    );
+    try {
+      assert.ok(client instanceof Cluster);
+      assert.deepEqual((client as unknown as { startupNodes: unknown }).startupNodes, [
+        { host: "a", port: 7000 },
+        { host: "b", port: 7001 },
+      ]);
+      assert.equal(client.options.lazyConnect, true);
+      assert.equal(client.options.scaleReads, "slave");
+      assert.deepEqual(client.options.redisOptions, {
+        username: "app",
+        password: "pw",
+        tls: {},
+        connectionName: "node",
+      });
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe("guarded publish scripts", () => {
+  test("are named for ioredis as publishGuarded and publishGuardedSharded", () => {
+    assert.equal(PUBLISH_GUARDED.name, "publishGuarded");
+    assert.equal(PUBLISH_GUARDED.numberOfKeys, 4);
+    assert.equal(PUBLISH_GUARDED_SHARDED.name, "publishGuardedSharded");
+    assert.match(PUBLISH_GUARDED_SHARDED.lua, /redis\.call\("SPUBLISH", ARGV\[6\], payload\)/);
   });
 });

@@ -428,3 +428,142 @@ async function waitUntil(check: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+for (const backend of backends) {
+  describe(`${backend.name} job store retention`, () => {
+    test("drops finished jobs first, then the least recently updated running ones, down to maxJobs", async () => {
+      const { store } = await backend.make();
+      const channel = freshChannel();
+      const h = { maxJobs: 2, ttlSeconds: 0 };
+      await store.publish(channel, { jobId: "a", status: "queued" }, h);
+      await store.publish(channel, { jobId: "b", status: "completed" }, h);
+      await store.publish(channel, { jobId: "c", status: "queued" }, h);
+      const ids = async (): Promise<string[]> =>
+        (await store.snapshot(channel, h)).map((u) => u.jobId).sort();
+      assert.deepEqual(await ids(), ["a", "c"]);
+      await store.publish(channel, { jobId: "d", status: "processing" }, h);
+      assert.deepEqual(await ids(), ["c", "d"]);
+      await store.close();
+    });
+
+    test("keeps every job when maxJobs is 0 or below", async () => {
+      const { store } = await backend.make();
+      for (const maxJobs of [0, -1]) {
+        const channel = freshChannel();
+        const h = { maxJobs, ttlSeconds: 0 };
+        await store.publish(channel, { jobId: "a", status: "completed" }, h);
+        await store.publish(channel, { jobId: "b", status: "queued" }, h);
+        assert.deepEqual(
+          (await store.snapshot(channel, h)).map((u) => u.jobId).sort(),
+          ["a", "b"],
+          `maxJobs ${maxJobs}`,
+        );
+      }
+      await store.close();
+    });
+
+    test("refuses an invalid channel name with a coded error on the channel field", async () => {
+      const { store } = await backend.make();
+      await assert.rejects(
+        store.publish("no spaces", { jobId: "a", status: "queued" }, history),
+        (e: unknown) => {
+          assert.ok(e instanceof StateError);
+          assert.equal(e.field, "channel");
+          assert.match(e.message, /^channel \S/);
+          return true;
+        },
+      );
+      await store.close();
+    });
+  });
+}
+
+describe("memory job store", () => {
+  test("publishes on <prefix><channel>, with the default or a given prefix", async () => {
+    const bus = new MemoryBus();
+    const names: string[] = [];
+    bus.subscribe((name) => names.push(name));
+    await new MemoryJobStore(bus).publish("a", { jobId: "j", status: "queued" }, history);
+    await new MemoryJobStore(bus, "jc:").publish("b", { jobId: "j", status: "queued" }, history);
+    assert.deepEqual(names, ["jobchannel:a", "jc:b"]);
+  });
+
+  test("finds no job in an unknown channel, and guards a job its channel does not hold", async () => {
+    const store = new MemoryJobStore();
+    assert.equal(await store.get("nowhere", "a"), undefined);
+    await store.publish("held", { jobId: "a", status: "queued" }, history);
+    assert.equal(await store.get("held", "b"), undefined);
+    const other = await store.publishGuarded(
+      "held",
+      { jobId: "b", status: "queued" },
+      history,
+      "absent",
+    );
+    assert.ok("update" in other && other.update.jobId === "b");
+  });
+
+  test("keeps a job whose last update is exactly ttlSeconds old", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: 1_800_000_000_000 });
+    const store = new MemoryJobStore();
+    const h = { maxJobs: 0, ttlSeconds: 60 };
+    const now = Date.now();
+    await store.publish("edge", { jobId: "old", status: "queued", timestamp: now - 60_000 }, h);
+    // Trimmed at `now - 60 s` by this publish, and snapshotted at the same bound.
+    await store.publish("edge", { jobId: "new", status: "queued", timestamp: now }, h);
+    assert.deepEqual(
+      (await store.snapshot("edge", h)).map((u) => u.jobId),
+      ["old", "new"],
+    );
+    assert.equal((await store.get("edge", "old"))?.status, "queued");
+  });
+});
+
+describe("redis job store", () => {
+  test("keeps state under the default prefix or the one it is given", async () => {
+    await new RedisJobStore(client).publish("pfx-a", { jobId: "a", status: "queued" }, history);
+    assert.notEqual(await client.hget("jobchannel:{pfx-a}:state", "a"), null);
+    const prefixed = new RedisJobStore(client, { prefix: "jc:" });
+    await prefixed.publish("pfx-b", { jobId: "a", status: "queued" }, history);
+    assert.notEqual(await client.hget("jc:{pfx-b}:state", "a"), null);
+    assert.equal(await client.hget("jobchannel:{pfx-b}:state", "a"), null);
+    assert.equal((await prefixed.get("pfx-b", "a"))?.status, "queued");
+  });
+
+  test("publishes with SPUBLISH on the channel's sharded name when sharded", async () => {
+    const sub = new Redis(redis.url);
+    subscribers.push(sub);
+    await sub.ssubscribe("jobchannel:{shard-a}");
+    const store = new RedisJobStore(client, { sharded: true });
+    const plain = await store.publish("shard-a", { jobId: "a", status: "queued" }, history);
+    assert.equal(plain.receivers, 1);
+    const guarded = await store.publishGuarded(
+      "shard-a",
+      { jobId: "b", status: "queued" },
+      history,
+      "absent",
+    );
+    assert.ok("update" in guarded && guarded.receivers === 1);
+    sub.disconnect();
+  });
+
+  test("quits its connection on close only when it owns it", async () => {
+    const own = new Redis(redis.url);
+    const lent = new Redis(redis.url);
+    await Promise.all([own.ping(), lent.ping()]);
+    await new RedisJobStore(own, { ownsConnection: true }).close();
+    await new RedisJobStore(lent).close();
+    await assert.rejects(own.ping());
+    assert.equal(await lent.ping(), "PONG");
+    own.disconnect();
+    lent.disconnect();
+  });
+
+  test("throws when a guarded publish meets a stored state that is not an update", async () => {
+    const store = new RedisJobStore(client);
+    await client.hset(channelKeys("corrupt").state, "a", "not json");
+    await assert.rejects(
+      store.publishGuarded("corrupt", { jobId: "a", status: "queued" }, history, "absent"),
+      { message: "job a on corrupt has a stored state that is not an update" },
+    );
+  });
+});
