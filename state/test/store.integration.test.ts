@@ -443,6 +443,9 @@ for (const backend of backends) {
       assert.deepEqual(await ids(), ["a", "c"]);
       await store.publish(channel, { jobId: "d", status: "processing" }, h);
       assert.deepEqual(await ids(), ["c", "d"]);
+      // Trimmed from the store, not only left out of the snapshot's last maxJobs.
+      assert.equal(await store.get(channel, "a"), undefined);
+      assert.equal(await store.get(channel, "b"), undefined);
       await store.close();
     });
 
