@@ -92,21 +92,27 @@ async function token(sub: string): Promise<string> {
 /** A JobChannelClient against the relay Service (forwarded to a host port), collecting close codes. */
 /**
  * Records a fault on the local node for the reliability report. Clients are JobChannelClients,
- * which drop an update whose seq is not greater than the one held, so none is shown twice; each
- * final update's seq counts the updates published for its job.
+ * which drop an update whose seq is not greater than the one held, so none is shown twice. The
+ * updates published are counted as the distinct updates (job and seq) of the final jobs that the
+ * clients were shown.
  */
 function recordNodeFault(
   scenario: string,
   load: string,
   faultsInjected: number,
+  clients: readonly { shown: ReadonlySet<string> }[],
   finals: readonly JobUpdate[],
   recoverySeconds: number | null,
 ): void {
+  const jobs = new Set(finals.map((f) => f.jobId));
+  const updates = new Set<string>();
+  for (const { shown } of clients)
+    for (const key of shown) if (jobs.has(key.slice(0, key.lastIndexOf(":")))) updates.add(key);
   recordFaults({
     scenario: `local node: ${scenario}`,
     load,
     faultsInjected,
-    updatesPublished: finals.reduce((n, f) => n + (f.seq ?? 1), 0),
+    updatesPublished: updates.size,
     finalUpdatesDelivered: finals.length,
     lost: 0,
     duplicatesShown: 0,
@@ -122,6 +128,11 @@ async function relayClient(port: number, sub: string, channels: string[]) {
     backoff: { initialMs: 100, maxMs: 1000 },
   });
   client.on("close", ({ code }) => closes.push({ code, at: Date.now() }));
+  // Every update the client shows, as "<jobId>:<seq>": each frame it applies emits "jobs".
+  const shown = new Set<string>();
+  client.on("jobs", (channel) => {
+    for (const job of client.jobs(channel)) shown.add(`${job.jobId}:${job.seq ?? 0}`);
+  });
   const release = client.subscribe(channels);
   try {
     await waitFor(() => channels.every((c) => client.channel(c)?.status === "subscribed"), {
@@ -135,6 +146,7 @@ async function relayClient(port: number, sub: string, channels: string[]) {
   return {
     client,
     closes,
+    shown,
     close() {
       release();
       client.close();
@@ -810,6 +822,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
         "a relay pod deleted, its clients reconnect to the other replica",
         `${clients.length} clients, 2 relay pods, 1 job after the reconnect`,
         1,
+        clients,
         [final],
         (reconnectedAt - deletedAt) / 1000,
       );
@@ -826,41 +839,49 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
       Array.from({ length: 4 }, () => relayClient(relayPort, "erin", ["file-upload"])),
     );
     const old = await podsOf(NS, RELAY);
-    // When each old pod's endpoint stopped being ready, as kube-proxy saw it.
+    // When each old pod's endpoint stopped being ready, from a watch on the Service's
+    // EndpointSlices: each event arrives as the API server sends it, where polling with kubectl
+    // would see it a whole kubectl run late on a loaded machine.
     const notReadyAt = new Map<string, number>();
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        const slices = JSON.parse(
-          await k([
-            "-n",
-            NS,
-            "get",
-            "endpointslices",
-            "-l",
-            "kubernetes.io/service-name=jobchannel-relay",
-            "-o",
-            "json",
-          ]),
-        ) as {
-          items: {
-            endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[];
-          }[];
+    const watcher = spawn(
+      toolPath("kubectl"),
+      [
+        `--kubeconfig=${kubeconfig}`,
+        "-n",
+        NS,
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=jobchannel-relay",
+        "--watch",
+        "-o",
+        "json",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    // kubectl prints each event's object as indented JSON that ends with a "}" line of its own.
+    let pending = "";
+    let listed = false;
+    watcher.stdout.on("data", (chunk: Buffer) => {
+      const now = Date.now();
+      pending += chunk.toString("utf8");
+      let end: number;
+      while ((end = pending.indexOf("\n}\n")) !== -1) {
+        const slice = JSON.parse(pending.slice(0, end + 2)) as {
+          endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[];
         };
-        for (const endpoint of slices.items.flatMap((slice) => slice.endpoints ?? [])) {
+        pending = pending.slice(end + 3);
+        listed = true;
+        for (const endpoint of slice.endpoints ?? []) {
           const pod = endpoint.targetRef?.name;
-          if (
-            pod &&
-            old.includes(pod) &&
-            endpoint.conditions?.ready === false &&
-            !notReadyAt.has(pod)
-          )
-            notReadyAt.set(pod, Date.now());
+          const left = endpoint.conditions?.ready === false;
+          if (pod && left && old.includes(pod) && !notReadyAt.has(pod)) notReadyAt.set(pod, now);
         }
-        await new Promise((resolve) => setTimeout(resolve, 200));
       }
-    })();
+    });
+    const watch = new Promise((resolve) => watcher.once("close", resolve));
     try {
+      await waitFor(() => listed, { timeoutMs: 30_000, what: "the EndpointSlice watch to list" });
       await k(["-n", NS, "rollout", "restart", "deployment/jobchannel-relay"]);
       const restartedAt = Date.now();
       await rollout(NS, "deployment/jobchannel-relay");
@@ -888,11 +909,12 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
         "relay rollout: every relay pod drained (1001) and replaced",
         `${clients.length} clients, 2 relay pods, 1 job after the rollout`,
         old.length,
+        clients,
         [final],
         (reconnectedAt - restartedAt) / 1000,
       );
     } finally {
-      watching = false;
+      watcher.kill("SIGTERM");
       await watch;
       for (const c of clients) c.close();
     }
@@ -960,6 +982,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
         "helm upgrade under traffic: relay and operator pods rolled",
         `${clients.length} clients, a job every 400 ms through the worker Service`,
         before.relays.length,
+        clients,
         [...finals.values()],
         null,
       );
@@ -1029,6 +1052,7 @@ describe("jobchannel installed by its Helm chart", { timeout: 1_800_000 }, () =>
       "the leading operator's pod force-deleted, another pod leads and reconciles",
       "2 operator pods, 1 JobChannel applied after the loss",
       1,
+      [],
       [],
       (Date.now() - killedAt) / 1000,
     );
