@@ -159,3 +159,19 @@ describe("parseJson", () => {
     });
   });
 });
+
+describe("json surviving cases", () => {
+  test("counts a lone high surrogate as 3 bytes and the character after it on its own", () => {
+    // U+FFFD for the lone surrogate (3 bytes), then é (2 bytes), as Buffer.byteLength counts.
+    assert.equal(utf8ByteLength("\ud800\u00e9"), 5);
+    assert.equal(utf8ByteLength("\ud800\u00e9"), Buffer.byteLength("\ud800\u00e9"));
+  });
+
+  test("accepts arrays of null and primitives, and nested objects under ordinary keys", () => {
+    const text = '{"a":{"b":{"c":1}},"d":[null,1,"s",true,{"e":[null]}]}';
+    const parsed = parseJson(text);
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.value, JSON.parse(text));
+    assert.equal(jsonShapeProblem([null, 0, "x"]), undefined);
+  });
+});
