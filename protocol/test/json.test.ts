@@ -165,6 +165,8 @@ describe("json surviving cases", () => {
     // U+FFFD for the lone surrogate (3 bytes), then é (2 bytes), as Buffer.byteLength counts.
     assert.equal(utf8ByteLength("\ud800\u00e9"), 5);
     assert.equal(utf8ByteLength("\ud800\u00e9"), Buffer.byteLength("\ud800\u00e9"));
+    // Past the low surrogates (U+E000, 3 bytes): still no pair.
+    assert.equal(utf8ByteLength("\ud800\ue000"), 6);
   });
 
   test("accepts arrays of null and primitives, and nested objects under ordinary keys", () => {
@@ -173,5 +175,7 @@ describe("json surviving cases", () => {
     assert.ok(parsed.ok);
     assert.deepEqual(parsed.value, JSON.parse(text));
     assert.equal(jsonShapeProblem([null, 0, "x"]), undefined);
+    // Only constructor.prototype is refused: a "prototype" key elsewhere is data.
+    assert.ok(parseJson('{"a":{"prototype":1}}').ok);
   });
 });
