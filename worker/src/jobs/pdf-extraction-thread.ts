@@ -14,7 +14,6 @@ export type FromThread =
   | { kind: "range"; reader: number; begin: number; end: number }
   | { kind: "pages"; pages: number }
   | { kind: "page"; page: number; items: { str?: string; hasEOL?: boolean }[] }
-  | { kind: "opened"; loadedBytes: number }
   | { kind: "done" }
   | { kind: "error"; stage: "open" | "page"; page?: number; message: string };
 
@@ -113,7 +112,6 @@ async function extract(): Promise<void> {
           await pdf.loadingTask.destroy();
           pdf = await openByRanges();
           openedWith = reader!.loadedBytes;
-          send({ kind: "opened", loadedBytes: openedWith });
         }
         const page = await pdf.getPage(n);
         const content = await page.getTextContent();

@@ -137,7 +137,6 @@ export const pdfExtraction = defineJob<Record<string, never>, PdfExtractionResul
           answer(message);
           continue;
         }
-        if (message.kind === "opened") continue;
         if (message.kind === "error") throw unreadable(file.filename, message);
         if (message.kind === "done") break;
         if (message.kind === "pages") {
