@@ -209,27 +209,34 @@ export class LeaderElector {
     else this.#o.onStoppedLeading();
   }
 
+  /**
+   * Hands a held Lease back: no holder, for 1 s. A renew that stop() aborted may have been applied
+   * without this process seeing the answer, so a conflict re-reads the Lease and, while it still
+   * names this process, releases that version. The whole release is bounded by the renew deadline.
+   */
   async #release(): Promise<void> {
-    const current = this.#observed;
-    if (!current || current.holderIdentity !== this.#o.identity) return;
-    const now = this.#now();
+    let current = this.#observed;
+    const signal = AbortSignal.timeout(this.#o.renewDeadlineMs);
     try {
-      const signal = AbortSignal.timeout(this.#o.renewDeadlineMs);
-      await untilAborted(
-        this.#o.client.update(
-          {
-            holderIdentity: "",
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: current.leaseTransitions,
-            ...(current.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
-          },
-          signal,
-        ),
-        signal,
-      );
-      this.#o.logger.info("lease released");
+      for (let attempt = 0; current?.holderIdentity === this.#o.identity; attempt++) {
+        const now = this.#now();
+        const released: LeaseRecord = {
+          holderIdentity: "",
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: current.leaseTransitions,
+          ...(current.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
+        };
+        try {
+          await untilAborted(this.#o.client.update(released, signal), signal);
+          this.#o.logger.info("lease released");
+          return;
+        } catch (error) {
+          if (statusCodeOf(error) !== 409 || attempt > 0) throw error;
+          current = await untilAborted(this.#o.client.get(signal), signal);
+        }
+      }
     } catch (error) {
       this.#o.logger.warn({ err: apiMessageOf(error) }, "lease not released");
     }

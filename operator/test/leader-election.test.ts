@@ -5,8 +5,11 @@ import { pino } from "pino";
 import { waitFor } from "@jobchannel/testkit";
 import { LeaderElector, type LeaseClient, type LeaseRecord } from "../src/leader-election.ts";
 
-/** How the in-memory API answers: normally, with a fast error, or never (until the request is aborted). */
-type Mode = "up" | "down" | "hung";
+/**
+ * How the in-memory API answers: normally, with a fast error, never (until the request is aborted),
+ * or, for a write, never while still applying it.
+ */
+type Mode = "up" | "down" | "hung" | "unanswered";
 
 function memoryLease() {
   let stored: LeaseRecord | undefined;
@@ -14,9 +17,14 @@ function memoryLease() {
   let mode: Mode = "up";
   let hung = 0;
   let aborted = 0;
-  const answer = async <T>(signal: AbortSignal | undefined, act: () => T): Promise<T> => {
+  const answer = async <T>(
+    signal: AbortSignal | undefined,
+    act: () => T,
+    write = false,
+  ): Promise<T> => {
     if (mode === "down") throw new Error("connection refused");
-    if (mode === "hung") {
+    if (mode === "hung" || (mode === "unanswered" && write)) {
+      if (mode === "unanswered") act();
       hung++;
       return new Promise<T>((_, reject) =>
         signal?.addEventListener("abort", () => {
@@ -36,13 +44,17 @@ function memoryLease() {
         return stored;
       }),
     update: (record, signal) =>
-      answer(signal, () => {
-        if (!stored || record.resourceVersion !== stored.resourceVersion) {
-          throw Object.assign(new Error("conflict"), { code: 409 });
-        }
-        stored = { ...record, resourceVersion: String(++version) };
-        return stored;
-      }),
+      answer(
+        signal,
+        () => {
+          if (!stored || record.resourceVersion !== stored.resourceVersion) {
+            throw Object.assign(new Error("conflict"), { code: 409 });
+          }
+          stored = { ...record, resourceVersion: String(++version) };
+          return stored;
+        },
+        true,
+      ),
   };
   return {
     client,
@@ -195,6 +207,18 @@ describe("LeaderElector", () => {
     await stopped;
     // The release hangs too, and gives up after the renew deadline.
     assert.ok(Date.now() - started < 200 + 50, "stop() is bounded");
+    assert.deepEqual(log, ["a leads", "a stops"]);
+  });
+
+  it("releases the Lease when stop() aborted a renewal the API had applied", async () => {
+    const { lease, log, a } = await leading();
+    lease.setMode("unanswered");
+    await waitFor(() => lease.hung() >= 1, { timeoutMs: 200, what: "a renewal in flight" });
+    const renewed = lease.current()?.resourceVersion;
+    lease.setMode("up");
+    await a.stop();
+    assert.equal(lease.current()?.holderIdentity, "");
+    assert.notEqual(lease.current()?.resourceVersion, renewed, "the renewed version was released");
     assert.deepEqual(log, ["a leads", "a stops"]);
   });
 
