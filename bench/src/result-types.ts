@@ -64,6 +64,14 @@ export interface StormRun {
   clientsCpuPercent: number;
 }
 
+/** One write-floor probe: bursts of one small write to each of many loopback sockets. */
+export interface FloorProbe {
+  sockets: number;
+  bytes: number;
+  /** Each burst: wall time, and the probe's user and system CPU in it. */
+  rounds: { ms: number; userMs: number; sysMs: number }[];
+}
+
 export interface BenchResult {
   date: string;
   /** The checkout's commit, and whether relay/src or protocol/src had uncommitted changes. */
@@ -99,4 +107,9 @@ export interface BenchResult {
   memory: MemoryRun[];
   storms: StormRun[];
   profile?: ProfileSummary & { target: number; connections: number; channels: number };
+  /**
+   * The write floor on the server's core: `go` from a compiled probe (the kernel's share, almost
+   * all of it), `node` through net.Socket. Absent when not measured.
+   */
+  floor?: { go?: FloorProbe; node?: FloorProbe };
 }

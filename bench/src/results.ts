@@ -1,6 +1,6 @@
 // Renders a run (result-types.ts) as the generated part of bench/RESULTS.md: method, one table per
 // scenario with the relay's ratio to each peer, the targets as measured, and the ladders.
-import type { BenchResult, Run, Step } from "./result-types.ts";
+import type { BenchResult, FloorProbe, Run, Step } from "./result-types.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
 /** The line after which RESULTS.md holds hand-written earlier measurements, kept by --write. */
@@ -30,6 +30,38 @@ function stepAt(run: Run | undefined, target: number): Step | undefined {
 /** The rung with the highest server CPU: saturation when it is near 100%. */
 function busiest(run: Run): Step | undefined {
   return [...run.steps].sort((a, b) => b.serverCpuPercent - a.serverCpuPercent)[0];
+}
+
+/** A probe's median, fastest and slowest burst, ms. */
+export function floorSummary(probe: FloorProbe): { p50: number; min: number; max: number } {
+  const ms = probe.rounds.map((r) => r.ms).sort((a, b) => a - b);
+  return { p50: ms[Math.floor((ms.length - 1) / 2)]!, min: ms[0]!, max: ms[ms.length - 1]! };
+}
+
+function floorSection(result: BenchResult): string[] {
+  const probes = Object.entries(result.floor ?? {}).filter(
+    (e): e is [string, FloorProbe] => e[1] !== undefined,
+  );
+  if (probes.length === 0) return [];
+  const sum = (p: FloorProbe, key: "userMs" | "sysMs"): number =>
+    p.rounds.reduce((t, r) => t + r[key], 0);
+  return [
+    "",
+    "### The write floor: one write per recipient",
+    "",
+    "Before the scenarios, on the servers' core: bursts of one write of an update's size to each of N connected",
+    "loopback TCP sockets, nothing else (bench/write-floor/main.go, a compiled Go probe whose time is almost all the",
+    "kernel's; bench/src/write-floor.ts, the same through Node's `net.Socket`). A server that writes each recipient's",
+    "copy of a broadcast with its own system call cannot send the last copy sooner than such a burst lasts.",
+    "",
+    "| probe | sockets | bursts | burst ms p50 | fastest | slowest | µs per write (p50) | share of CPU in the kernel |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...probes.map(([name, p]) => {
+      const { p50, min, max } = floorSummary(p);
+      const kernel = sum(p, "sysMs") / (sum(p, "sysMs") + sum(p, "userMs"));
+      return `| ${name} | ${int(p.sockets)} | ${p.rounds.length} | ${fixed(p50, 1)} | ${fixed(min, 1)} | ${fixed(max, 1)} | ${fixed((p50 * 1000) / p.sockets, 1)} | ${fixed(kernel * 100, 0)}% |`;
+    }),
+  ];
 }
 
 function scenarioTables(result: BenchResult): string[] {
@@ -226,9 +258,14 @@ function targetsTable(result: BenchResult): string[] {
       );
   }
   const broadcast = result.runs.find((r) => r.scenario === "c5000-k1" && r.system === "relay");
+  const floorGo = result.floor?.go;
+  const floorNote =
+    floorGo && floorGo.sockets === broadcast?.connections
+      ? `; one burst of ${int(floorGo.sockets)} bare writes took ${fixed(floorSummary(floorGo).p50, 1)} ms (p50, write floor below)`
+      : "";
   if (broadcast)
     out.push(
-      `| 5,000-recipient broadcast sustained at p99 < 50 ms | ${broadcast.maxSustained ? `${int(broadcast.maxSustained.deliveriesPerSec)}/s at p99 ${fixed(broadcast.maxSustained.p99Ms, 1)} ms` : `none; p99 ${fixed(broadcast.steps[0]?.p99Ms, 1)} ms at ${int(broadcast.steps[0]?.targetPerSec)}/s`} | ${broadcast.maxSustained ? "yes" : "no"} |`,
+      `| 5,000-recipient broadcast sustained at p99 < 50 ms | ${broadcast.maxSustained ? `${int(broadcast.maxSustained.deliveriesPerSec)}/s at p99 ${fixed(broadcast.maxSustained.p99Ms, 1)} ms` : `none; p99 ${fixed(broadcast.steps[0]?.p99Ms, 1)} ms at ${int(broadcast.steps[0]?.targetPerSec)}/s`}${floorNote} | ${broadcast.maxSustained ? "yes" : "no"} |`,
     );
   const memory = result.memory.find((m) => m.system === "relay");
   const at = memory?.points[memory.points.length - 1];
@@ -347,6 +384,7 @@ export function renderResults(result: BenchResult): string {
     "![p99 latency against delivery rate, per scenario and system](plots/p99-vs-rate.svg)",
     "",
     "![Server CPU per delivery against delivery rate, per scenario and system](plots/cpu-per-delivery-vs-rate.svg)",
+    ...floorSection(result),
     ...scenarioTables(result),
     ...cpuTable(result),
     ...memoryTable(result),

@@ -5,6 +5,7 @@
 // the highest one sustained (>= 95% delivered, p99 < 50 ms). Prints JSON; with --write also
 // bench/RESULTS.md and the SVG plots.
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { arch, cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { quantileMs, scrapeBuckets } from "./fanout-histogram.ts";
 import { cpuSeconds, loadAverage, niceOf, rssBytes } from "./proc.ts";
 import { summarizeProfile } from "./profile-summary.ts";
 import { writeResults } from "./results-file.ts";
-import type { BenchResult, MemoryRun, Run, Step, StormRun } from "./result-types.ts";
+import type { BenchResult, FloorProbe, MemoryRun, Run, Step, StormRun } from "./result-types.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
 import {
   SPECS,
@@ -53,6 +54,8 @@ const { values } = parseArgs({
     "budget-minutes": { type: "string", default: "16" },
     /** nice(1) value of the servers, generator, publisher and redis-server (negative: root only). */
     nice: { type: "string", default: "-10" },
+    /** Sockets of the write-floor probes (one burst writes once to each); 0: no probe. */
+    "floor-sockets": { type: "string", default: "5000" },
     /** Hard stop: kills everything and fails. */
     "max-minutes": { type: "string", default: "25" },
     write: { type: "boolean", default: false },
@@ -404,6 +407,54 @@ async function profileRelay(
   return { file: join(profileDir, file), window: { fromUs, toUs } };
 }
 
+/** Runs one write-floor probe on the server's core and parses its JSON. */
+async function floorProbe(command: string, args: string[]): Promise<FloorProbe> {
+  const probe = track(pinned(0, command, args));
+  let out = "";
+  probe.child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+  // "close" comes after the process exited and its output ended.
+  const [code] = (await once(probe.child, "close")) as [number | null];
+  if (code !== 0) throw new Error(`write-floor probe failed (${code}): ${probe.logTail()}`);
+  return JSON.parse(out) as FloorProbe;
+}
+
+/**
+ * The least a burst can cost on this machine: one write of an update's size to each of `sockets`
+ * loopback sockets, from a compiled Go probe (bench/write-floor, built here with `go build`) and
+ * from Node's net.Socket, both on the server's core. Go missing: only the Node probe runs.
+ */
+async function measureFloor(dir: string, skipped: string[]): Promise<BenchResult["floor"]> {
+  const sockets = values["floor-sockets"]!;
+  const args = ["--sockets", sockets, "--rounds", "20"];
+  const floor: NonNullable<BenchResult["floor"]> = {};
+  const go = goToolchain();
+  if (go) {
+    const binary = join(dir, "write-floor");
+    execFileSync(go, ["build", "-trimpath", "-o", binary, "."], {
+      cwd: join(benchDir, "write-floor"),
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, CGO_ENABLED: "0" },
+    });
+    floor.go = await floorProbe(binary, args);
+  } else skipped.push("the Go write-floor probe (no Go toolchain: put go on PATH or set GO)");
+  floor.node = await floorProbe(NODE, [join(here, "write-floor.ts"), ...args]);
+  log(`write floor: ${JSON.stringify(floor)}`);
+  return floor;
+}
+
+function goToolchain(): string | undefined {
+  for (const candidate of [process.env.GO, "go", "/usr/local/go/bin/go"]) {
+    if (!candidate) continue;
+    try {
+      execFileSync(candidate, ["version"], { stdio: "ignore" });
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
 function overBudget(what: string, skipped: string[]): boolean {
   if (Date.now() - startedAt < budgetMs) return false;
   skipped.push(what);
@@ -432,6 +483,7 @@ async function main(): Promise<BenchResult> {
   const memory: MemoryRun[] = [];
   const storms: StormRun[] = [];
   let profile: BenchResult["profile"];
+  let floor: BenchResult["floor"];
   const wanted = new Set(values.scenarios!.split(","));
   try {
     const scale = values.connections === undefined ? undefined : Number(values.connections);
@@ -440,6 +492,7 @@ async function main(): Promise<BenchResult> {
         ? s
         : { ...s, connections: scale, ...(s.users ? { users: scale } : {}) },
     );
+    if (Number(values["floor-sockets"]) > 0) floor = await measureFloor(dir, skipped);
     for (const scenario of chosen) {
       for (const system of systems) {
         if (overBudget(`${scenario.id} ${system}`, skipped)) continue;
@@ -512,6 +565,7 @@ async function main(): Promise<BenchResult> {
     memory,
     storms,
     ...(profile ? { profile } : {}),
+    ...(floor ? { floor } : {}),
   };
 }
 

@@ -36,6 +36,8 @@ test(
         "50,100",
         "--profile-rate",
         "0",
+        "--floor-sockets",
+        "50",
         // A test among other tests takes no priority over them.
         "--nice",
         "0",
@@ -61,6 +63,12 @@ test(
     }
     const relay = result.runs.find((r) => r.system === "relay")!;
     assert.ok(relay.steps[0]!.metricP50Ms !== undefined, "the relay's histogram was scraped");
+    // Both write-floor probes ran: each burst wrote once to every socket and took measurable time.
+    for (const probe of [result.floor?.go, result.floor?.node]) {
+      assert.equal(probe?.sockets, 50, JSON.stringify(result.floor));
+      assert.equal(probe.rounds.length, 20);
+      assert.ok(probe.rounds.every((r) => r.ms > 0 && r.sysMs >= 0));
+    }
     assert.deepEqual(
       result.memory.map((m) => m.points.map((p) => p.connections)),
       [

@@ -1,0 +1,3 @@
+module jobchannel.io/bench/write-floor
+
+go 1.26
