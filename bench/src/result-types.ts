@@ -109,7 +109,8 @@ export interface BenchResult {
   profile?: ProfileSummary & { target: number; connections: number; channels: number };
   /**
    * The write floor on the server's core: `go` from a compiled probe (the kernel's share, almost
-   * all of it), `node` through net.Socket. Absent when not measured.
+   * all of it), `node` through net.Socket, `nodeCorked` corked until the end of the turn as the
+   * relay writes. Absent when not measured.
    */
-  floor?: { go?: FloorProbe; node?: FloorProbe };
+  floor?: { go?: FloorProbe; node?: FloorProbe; nodeCorked?: FloorProbe };
 }

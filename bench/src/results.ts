@@ -38,6 +38,12 @@ export function floorSummary(probe: FloorProbe): { p50: number; min: number; max
   return { p50: ms[Math.floor((ms.length - 1) / 2)]!, min: ms[0]!, max: ms[ms.length - 1]! };
 }
 
+const FLOOR_PROBES: Record<string, string> = {
+  go: "Go, `write(2)` per socket",
+  node: "Node, `socket.write`",
+  nodeCorked: "Node, corked per turn (as the relay)",
+};
+
 function floorSection(result: BenchResult): string[] {
   const probes = Object.entries(result.floor ?? {}).filter(
     (e): e is [string, FloorProbe] => e[1] !== undefined,
@@ -51,12 +57,14 @@ function floorSection(result: BenchResult): string[] {
     "",
     "Before the scenarios, on the servers' core: bursts of one write of an update's size to each of N connected",
     "loopback TCP sockets, nothing else (bench/write-floor/main.go, a compiled Go probe whose time is almost all the",
-    "kernel's; bench/src/write-floor.ts, the same through Node's `net.Socket`). A server that writes each recipient's",
+    "kernel's; bench/src/write-floor.ts, the same through Node's `net.Socket`, written plainly and corked until the end",
+    "of the turn as the relay writes). A server that writes each recipient's",
     "copy of a broadcast with its own system call cannot send the last copy sooner than such a burst lasts.",
     "",
     "| probe | sockets | bursts | burst ms p50 | fastest | slowest | µs per write (p50) | share of CPU in the kernel |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...probes.map(([name, p]) => {
+    ...probes.map(([key, p]) => {
+      const name = FLOOR_PROBES[key] ?? key;
       const { p50, min, max } = floorSummary(p);
       const kernel = sum(p, "sysMs") / (sum(p, "sysMs") + sum(p, "userMs"));
       return `| ${name} | ${int(p.sockets)} | ${p.rounds.length} | ${fixed(p50, 1)} | ${fixed(min, 1)} | ${fixed(max, 1)} | ${fixed((p50 * 1000) / p.sockets, 1)} | ${fixed(kernel * 100, 0)}% |`;

@@ -421,7 +421,7 @@ async function floorProbe(command: string, args: string[]): Promise<FloorProbe> 
 /**
  * The least a burst can cost on this machine: one write of an update's size to each of `sockets`
  * loopback sockets, from a compiled Go probe (bench/write-floor, built here with `go build`) and
- * from Node's net.Socket, both on the server's core. Go missing: only the Node probe runs.
+ * from Node's net.Socket written plainly and corked as the relay writes, all on the server's core. Go missing: only the Node probe runs.
  */
 async function measureFloor(dir: string, skipped: string[]): Promise<BenchResult["floor"]> {
   const sockets = values["floor-sockets"]!;
@@ -438,6 +438,7 @@ async function measureFloor(dir: string, skipped: string[]): Promise<BenchResult
     floor.go = await floorProbe(binary, args);
   } else skipped.push("the Go write-floor probe (no Go toolchain: put go on PATH or set GO)");
   floor.node = await floorProbe(NODE, [join(here, "write-floor.ts"), ...args]);
+  floor.nodeCorked = await floorProbe(NODE, [join(here, "write-floor.ts"), ...args, "--cork"]);
   log(`write floor: ${JSON.stringify(floor)}`);
   return floor;
 }

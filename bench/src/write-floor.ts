@@ -1,7 +1,8 @@
 // Node's floor for a burst: the write-floor probe (bench/write-floor/main.go) done with net.Socket.
 // It opens --sockets connected loopback pairs, then in each of --rounds rounds writes --bytes bytes
-// to every server-side socket in one synchronous loop, uncorked (Node's shortest write path),
-// timing the loop and the process's CPU in it. The client sides are read between bursts. Prints
+// to every server-side socket in one synchronous loop, uncorked (Node's shortest write path), or
+// with --cork as the relay writes a turn's frames (each socket corked, written, and uncorked at the
+// end of the turn), timing the burst and the process's CPU in it. The client sides are read between bursts. Prints
 // one JSON object of the same shape as the Go probe's.
 import { once } from "node:events";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     sockets: { type: "string", default: "5000" },
     rounds: { type: "string", default: "20" },
     bytes: { type: "string", default: "150" },
+    cork: { type: "boolean", default: false },
   },
 });
 const sockets = Number(values.sockets);
@@ -42,7 +44,18 @@ const rounds: { ms: number; userMs: number; sysMs: number }[] = [];
 for (let r = 0; r < Number(values.rounds); r++) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (const socket of servers) socket.write(out);
+  if (values.cork) {
+    for (const socket of servers) {
+      socket.cork();
+      socket.write(out);
+    }
+    await new Promise<void>((resolve) =>
+      process.nextTick(() => {
+        for (const socket of servers) socket.uncork();
+        resolve();
+      }),
+    );
+  } else for (const socket of servers) socket.write(out);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   rounds.push({ ms, userMs: cpu.user / 1000, sysMs: cpu.system / 1000 });

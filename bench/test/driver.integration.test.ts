@@ -64,7 +64,7 @@ test(
     const relay = result.runs.find((r) => r.system === "relay")!;
     assert.ok(relay.steps[0]!.metricP50Ms !== undefined, "the relay's histogram was scraped");
     // Both write-floor probes ran: each burst wrote once to every socket and took measurable time.
-    for (const probe of [result.floor?.go, result.floor?.node]) {
+    for (const probe of [result.floor?.go, result.floor?.node, result.floor?.nodeCorked]) {
       assert.equal(probe?.sockets, 50, JSON.stringify(result.floor));
       assert.equal(probe.rounds.length, 20);
       assert.ok(probe.rounds.every((r) => r.ms > 0 && r.sysMs >= 0));
