@@ -426,8 +426,9 @@ test("never escapes a channels claim through patterns, case, separators or encod
     client.jobs().map((j) => j.jobId),
     ["claim-a"],
   );
+  // iso-a is asked for twice; the second may be answered again once the first snapshot is sent.
   assert.deepEqual(
-    client.frames.filter((f) => f.type === "subscribed").map((f) => f.channel),
+    [...new Set(client.frames.filter((f) => f.type === "subscribed").map((f) => f.channel))],
     ["iso-a"],
   );
   for (const f of client.frames.filter((f) => f.type === "error")) {
