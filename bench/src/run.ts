@@ -421,7 +421,8 @@ async function floorProbe(command: string, args: string[]): Promise<FloorProbe> 
 /**
  * The least a burst can cost on this machine: one write of an update's size to each of `sockets`
  * loopback sockets, from a compiled Go probe (bench/write-floor, built here with `go build`) and
- * from Node's net.Socket written plainly and corked as the relay writes, all on the server's core. Go missing: only the Node probe runs.
+ * from Node's net.Socket written plainly and corked as the relay writes, all on the server's core.
+ * Without a Go toolchain only the Node probes run.
  */
 async function measureFloor(dir: string, skipped: string[]): Promise<BenchResult["floor"]> {
   const sockets = values["floor-sockets"]!;
